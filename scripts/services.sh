@@ -19,13 +19,19 @@
 #   CHANGELAB_PG_PORT / CHANGELAB_REDIS_PORT / CHANGELAB_MINIO_PORT   first port tried
 #                                (defaults 15432 / 16379 / 19000; the MinIO console takes the next free one)
 #
+# Ports: a service gets the port it had last time when that is free, else the first free one from
+# its base (anything listening on it, on any address, counts as taken). The env file always holds
+# the ports in use; read it rather than assuming the defaults.
+#
 # PostgreSQL refuses to run as root: when this script runs as root, the cluster runs as the
 # `postgres` system user and its directory belongs to that user. The database `changelab` is
 # owned by the login role `changelab` (a SUPERUSER, so tests may CREATE EXTENSION postgis and
 # create roles for row-level-security tests; superusers bypass RLS, so such tests SET ROLE to a
 # non-superuser). Its random password is in $STATE/postgres.password; loopback TCP connections
 # need a password (scram-sha-256), the unix socket (in a 0700 directory) is for this script.
-# The cluster runs with fsync=off: it holds test data only.
+# The cluster runs with fsync=off: it holds test data only. When root and the `postgres` user
+# cannot reach $STATE (e.g. a checkout under /root, mode 0700), the cluster lives in
+# /var/tmp/changelab-postgres-<hash of $STATE> instead ($STATE/postgres.link points there).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -70,7 +76,8 @@ port_in_use() {
   fi
 }
 TAKEN=" "   # ports handed out during this run
-# pick_port PREFERRED BASE: PREFERRED when free, else the first free port from BASE on
+# pick_port PREFERRED BASE: sets PORT to PREFERRED when free, else to the first free port from
+# BASE on (no command substitution: TAKEN must be updated in this shell)
 pick_port() {
   local p
   for p in $1 $(seq "$2" $(( $2 + 200 ))); do
@@ -78,7 +85,7 @@ pick_port() {
     [[ "$TAKEN" == *" $p "* ]] && continue
     port_in_use "$p" && continue
     TAKEN+="$p "
-    echo "$p"; return 0
+    PORT="$p"; return 0
   done
   die "no free port in $2..$(( $2 + 200 )) on $HOST"
 }
@@ -92,16 +99,20 @@ show_log() { # show_log FILE: its tail, for error messages
     printf '[changelab] (no log at %s)\n' "$1" >&2
   fi
 }
-# wait_for DESC LOG PID CMD...: run CMD until it succeeds; fail after $TIMEOUT s or when PID dies
+# wait_for DESC LOG PID CMD...: run CMD until it succeeds. After $TIMEOUT s, or as soon as PID
+# (when given) is gone, show the log's tail and fail: a process that did not become ready is
+# killed, so that no half-started service is left behind.
 wait_for() {
   local desc="$1" logf="$2" pid="$3"; shift 3
-  local deadline=$(( $(date +%s) + TIMEOUT ))
+  local deadline=$(( $(date +%s) + TIMEOUT + 1 ))
   until "$@" >/dev/null 2>&1; do
     if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
       show_log "$logf"; die "$desc exited during start-up (log: $logf)"
     fi
     if [ "$(date +%s)" -ge "$deadline" ]; then
-      show_log "$logf"; die "$desc did not become ready within ${TIMEOUT}s (log: $logf)"
+      show_log "$logf"
+      if [ -n "$pid" ]; then kill -TERM "$pid" 2>/dev/null || true; sleep 1; kill -KILL "$pid" 2>/dev/null || true; fi
+      die "$desc did not become ready within ${TIMEOUT}s (log: $logf)"
     fi
     sleep 0.2
   done
@@ -120,7 +131,7 @@ stop_pid() {
   pid_alive "$1" "$2" || { rm -f "$1"; return 0; }
   pid="$(tr -dc 0-9 < "$1")"
   kill -TERM "$pid" 2>/dev/null || true
-  for i in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+  for _ in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
   if kill -0 "$pid" 2>/dev/null; then log "$2 (pid $pid) ignored SIGTERM for 30s: killing it"; kill -KILL "$pid" 2>/dev/null || true; fi
   rm -f "$1"
 }
@@ -199,7 +210,7 @@ postgres_start() {
       printf "\ninclude_if_exists = 'changelab.conf'\n" | pg_run tee -a "$PG_DATA/postgresql.conf" >/dev/null
     fi
     [ "$(cat "$PG_DATA/PG_VERSION")" = 15 ] || die "$PG_DATA holds a PostgreSQL $(cat "$PG_DATA/PG_VERSION") cluster, not 15: remove it"
-    port="$(pick_port "$(cat "$STATE/postgres.port" 2>/dev/null || true)" "$PG_BASE")"
+    pick_port "$(cat "$STATE/postgres.port" 2>/dev/null || true)" "$PG_BASE"; port="$PORT"
     pg_run mkdir -p "$PG_SOCK"; pg_run chmod 700 "$PG_SOCK"
     pg_run tee "$PG_DATA/changelab.conf" >/dev/null <<EOF
 # written by scripts/services.sh at every start
@@ -214,9 +225,11 @@ max_connections = 200
 EOF
     log "postgres: starting on $HOST:$port (log: $PG_LOG)"
     if ! pg_run "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t "$TIMEOUT" start >/dev/null 2>"$STATE/pg_ctl.err" 9>&-; then
-      cat "$STATE/pg_ctl.err" >&2; show_log "$PG_LOG"; die "postgres did not start (log: $PG_LOG)"
+      cat "$STATE/pg_ctl.err" >&2; show_log "$PG_LOG"
+      pg_run "$PG_BIN/pg_ctl" -D "$PG_DATA" -m immediate -w stop >/dev/null 2>&1 || true
+      die "postgres did not start within ${TIMEOUT}s (log: $PG_LOG)"
     fi
-    wait_for postgres "$PG_LOG" "" pg_ready "$port"
+    wait_for postgres "$PG_LOG" "$(head -n1 "$PG_DATA/postmaster.pid" 2>/dev/null)" pg_ready "$port"
   fi
   echo "$port" > "$STATE/postgres.port"
   pw="$(keep_secret "$PG_PW_FILE" 32)"
@@ -279,7 +292,7 @@ redis_start() {
     return 0
   fi
   stop_pid "$REDIS_PID" redis-server   # a hung one
-  port="$(pick_port "$(cat "$REDIS_DIR/port" 2>/dev/null || true)" "$REDIS_BASE")"
+  pick_port "$(cat "$REDIS_DIR/port" 2>/dev/null || true)" "$REDIS_BASE"; port="$PORT"
   echo "$port" > "$REDIS_DIR/port"
   log "redis: starting on $HOST:$port (log: $REDIS_LOG)"
   redis-server --daemonize yes --bind "$HOST" --port "$port" --protected-mode yes \
@@ -335,11 +348,11 @@ minio_start() {
   bin="$(minio_bin)"
   user="$(keep_secret "$STATE/minio.access-key" 20)"
   pw="$(keep_secret "$STATE/minio.secret-key" 40)"
-  port="$(pick_port "$(cat "$MINIO_DIR/port" 2>/dev/null || true)" "$MINIO_BASE")"
-  console="$(pick_port "$(cat "$MINIO_DIR/console-port" 2>/dev/null || true)" $(( port + 1 )))"
+  pick_port "$(cat "$MINIO_DIR/port" 2>/dev/null || true)" "$MINIO_BASE"; port="$PORT"
+  pick_port "$(cat "$MINIO_DIR/console-port" 2>/dev/null || true)" $(( port + 1 )); console="$PORT"
   echo "$port" > "$MINIO_DIR/port"; echo "$console" > "$MINIO_DIR/console-port"
   log "minio: starting on $HOST:$port, console $HOST:$console (log: $MINIO_LOG)"
-  printf '\n--- %s services.sh start\n' "$(date -Is)" >> "$MINIO_LOG"
+  [ ! -s "$MINIO_LOG" ] || mv -f "$MINIO_LOG" "$MINIO_LOG.1"   # the log shows this run only
   # in its own session (setsid) so that it outlives the caller's process group; the subshell is
   # no group leader, so setsid does not fork and $! is MinIO's pid
   (
