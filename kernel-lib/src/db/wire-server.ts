@@ -44,7 +44,9 @@ class BatchScheduler {
       }
     }
     if (this.owner === client) {
-      await this.db.runExclusive(() => this.db.exec('ROLLBACK'));
+      // Not under runExclusive: exec takes PGlite's own lock, and nesting the two deadlocks. No
+      // other batch can run meanwhile, since only the owner's would.
+      await this.db.exec('ROLLBACK');
       this.owner = null;
       void this.pump();
     }

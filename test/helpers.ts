@@ -1,0 +1,40 @@
+// Shared test set-up: temporary workspaces and the real services started by scripts/services.sh.
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+
+export function tempDir(prefix = 'changelab-test-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+export interface ITestServices {
+  databaseUrl: string;
+  s3: { endpoint: string; accessKey: string; secretKey: string };
+  redisUrl: string;
+}
+
+/**
+ * The server backends from scripts/services.sh (`npm test` starts them and exports
+ * CHANGELAB_TEST_*). Returns undefined when they are not configured — unless
+ * CHANGELAB_TEST_REQUIRE_SERVICES=1 (set by `npm test` and CI), where that is an error, so the
+ * server half of a suite can never be skipped silently there.
+ */
+export function testServices(): ITestServices | undefined {
+  const e = process.env;
+  if (!e.CHANGELAB_TEST_DATABASE_URL || !e.CHANGELAB_TEST_S3_ENDPOINT || !e.CHANGELAB_TEST_REDIS_URL) {
+    if (e.CHANGELAB_TEST_REQUIRE_SERVICES === '1') {
+      throw new Error('CHANGELAB_TEST_* service variables are missing; run through `npm test` (scripts/services.sh start)');
+    }
+    return undefined;
+  }
+  return {
+    databaseUrl: e.CHANGELAB_TEST_DATABASE_URL,
+    s3: { endpoint: e.CHANGELAB_TEST_S3_ENDPOINT, accessKey: e.CHANGELAB_TEST_S3_ACCESS_KEY!, secretKey: e.CHANGELAB_TEST_S3_SECRET_KEY! },
+    redisUrl: e.CHANGELAB_TEST_REDIS_URL
+  };
+}
+
+/** A short unique name for buckets, schemas and queue prefixes, so test runs never collide. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+}
