@@ -142,7 +142,20 @@ export function loadConfig(options: ILoadConfigOptions = {}): Config {
 
 // Variables with the prefix that are not settings: the config path itself, the set-up scripts' and
 // the test harness's. Any other CHANGELAB_* name is a typo worth stopping for.
-const IGNORED_ENV = new Set(['CHANGELAB_CONFIG', 'CHANGELAB_PYTHON', 'CHANGELAB_SERVICES_DIR']);
+const IGNORED_ENV = new Set([
+  'CHANGELAB_CONFIG',
+  'CHANGELAB_DB_IDLE_MS',
+  'CHANGELAB_PYTHON',
+  'CHANGELAB_SERVICES',
+  'CHANGELAB_SERVICES_DIR',
+  'CHANGELAB_SERVICES_TIMEOUT',
+  'CHANGELAB_PG_BIN',
+  'CHANGELAB_PG_PORT',
+  'CHANGELAB_REDIS_PORT',
+  'CHANGELAB_MINIO_PORT',
+  'CHANGELAB_MINIO_BIN',
+  'CHANGELAB_GO_BIN'
+]);
 const isIgnoredEnv = (name: string) => IGNORED_ENV.has(name) || name.startsWith('CHANGELAB_TEST_');
 
 function refuseUnsafe(config: Config): void {
