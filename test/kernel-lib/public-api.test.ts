@@ -1,0 +1,36 @@
+// Pins the kernel library's public surface (what notebooks import), so a change to it is a
+// conscious one: update this list in the same commit that changes the exports.
+import { describe, expect, it } from 'vitest';
+import * as changelab from '../../kernel-lib/src/index';
+
+describe('public API of the changelab kernel library', () => {
+  it('exports exactly these names', () => {
+    expect(Object.keys(changelab).sort()).toEqual([
+      'AccessDeniedError', 'ChangelabError', 'ConfigError', 'Database', 'DatabaseError', 'ENVIRONMENT_KEYS',
+      'InProcessJobQueue', 'InvalidRasterError', 'LocalObjectStore', 'MIME_PREFIX', 'NotFoundError',
+      'RedisJobQueue', 'S3ObjectStore', 'ServiceUnavailableError', 'StorageError', 'ValidationFailedError',
+      'Workspace', 'card', 'connect', 'ensureEmbeddedDatabase', 'listMigrations', 'loadConfig', 'migrate',
+      'mimeType', 'raster', 'show', 'stopEmbeddedDatabase', 'synth'
+    ]);
+    expect(Object.keys(changelab.raster).sort()).toEqual([
+      'crsKind', 'encodeGeoTiff', 'halveRaster', 'overviewLevelCount', 'writeGeoTiff', 'writeGeoTiffFile'
+    ]);
+    expect(Object.keys(changelab.synth).sort()).toEqual([
+      'DEFAULT_ORIGIN', 'KOREAN_SITES', 'SYNTHETIC_CRSS', 'createRandom', 'generateBadFiles', 'generatePair',
+      'georeferenceScene', 'metresPerDegreeLatitude', 'metresPerDegreeLongitude', 'writeSyntheticSet'
+    ]);
+  });
+
+  it('roots every error class at ChangelabError', () => {
+    for (const E of [
+      changelab.ConfigError, changelab.NotFoundError, changelab.StorageError, changelab.DatabaseError,
+      changelab.InvalidRasterError, changelab.ValidationFailedError, changelab.AccessDeniedError,
+      changelab.ServiceUnavailableError
+    ]) {
+      const e = new E('message', { key: 'k' });
+      expect(e).toBeInstanceOf(changelab.ChangelabError);
+      expect(e.name).toBe(E.name);
+      expect(e.context).toEqual({ key: 'k' });
+    }
+  });
+});
