@@ -94,17 +94,16 @@ const isDisplayable = (x: unknown): x is IDisplayable =>
   typeof x === 'object' && x !== null && typeof (x as IDisplayable).toDisplay === 'function';
 
 /**
- * Shows a bundle (or anything with `toDisplay()`) as rich output in the current notebook cell.
- * Returns true when a kernel took it; elsewhere prints the plain text and returns false.
+ * Shows a bundle (or anything with `toDisplay()`) as rich output in the current notebook cell;
+ * outside a kernel, prints its plain text. Returns nothing, since tslab prints a cell's last value.
  */
-export function show(what: IDisplayBundle | IDisplayable): boolean {
+export function show(what: IDisplayBundle | IDisplayable): void {
   const bundle = isDisplayable(what) ? what.toDisplay() : what;
   const writer = kernelWriter();
   if (writer) {
     writer({ data: bundle.data, metadata: bundle.metadata ?? {}, transient: {} }, false);
-    return true;
+    return;
   }
   const text = bundle.data['text/plain'];
   console.log(typeof text === 'string' ? text : JSON.stringify(bundle.data, null, 2));
-  return false;
 }
