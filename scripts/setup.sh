@@ -19,7 +19,7 @@ log "building TypeScript (tsc -b)"
 npx tsc -b
 
 # 3. the federated lab extension, rebuilt when its compiled code or style changed
-h=$(find extension/lib extension/style extension/package.json -type f -not -name '*.tsbuildinfo' 2>/dev/null | sort | xargs cat | sha256sum | cut -c1-16)
+h=$(find extension/lib style extension/package.json -type f -not -name '*.tsbuildinfo' 2>/dev/null | sort | xargs cat | sha256sum | cut -c1-16)
 if ! up_to_date labextension "$h" || [ ! -f extension/labextension/package.json ]; then
   log "building the JupyterLab extension bundle"
   npm run --silent build:labextension -w extension >/dev/null
