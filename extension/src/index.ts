@@ -6,6 +6,7 @@ import {
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
 import { ICommandPalette } from '@jupyterlab/apputils';
+import type { Token } from '@lumino/coreutils';
 import { addOpenPanelCommand, CommandIDs } from './commands';
 import { DatasetVersionsPanel } from './datasets';
 import { MapPreviewsPanel } from './maps';
@@ -24,84 +25,64 @@ const Rank = {
   maps: 620
 } as const;
 
-/** Put `panel` in the left area, restore it with the layout, and add its open command. */
-function addPanel(
-  app: JupyterFrontEnd,
-  panel: ChangelabPanel,
+/**
+ * A plugin that puts one panel in the left area, restores it with the layout and adds its open
+ * command. Each panel is its own plugin so that later plugins can require it by token.
+ */
+function panelPlugin<T extends ChangelabPanel>(
+  name: string,
+  description: string,
+  token: Token<T>,
+  create: () => T,
   rank: number,
-  command: string,
-  restorer: ILayoutRestorer | null,
-  palette: ICommandPalette | null
-): void {
-  app.shell.add(panel, 'left', { rank });
-  restorer?.add(panel, panel.id);
-  addOpenPanelCommand(app, command, panel, palette);
+  command: string
+): JupyterFrontEndPlugin<T> {
+  return {
+    id: `@changelab/jupyterlab:${name}`,
+    description,
+    autoStart: true,
+    provides: token,
+    optional: [ILayoutRestorer, ICommandPalette],
+    activate: (
+      app: JupyterFrontEnd,
+      restorer: ILayoutRestorer | null,
+      palette: ICommandPalette | null
+    ) => {
+      const panel = create();
+      app.shell.add(panel, 'left', { rank });
+      restorer?.add(panel, panel.id);
+      addOpenPanelCommand(app, command, panel, palette);
+      return panel;
+    }
+  };
 }
 
-const datasetsPanel: JupyterFrontEndPlugin<DatasetVersionsPanel> = {
-  id: '@changelab/jupyterlab:datasets-panel',
-  description: 'The Dataset versions side panel.',
-  autoStart: true,
-  provides: IDatasetVersionsPanel,
-  optional: [ILayoutRestorer, ICommandPalette],
-  activate: (
-    app: JupyterFrontEnd,
-    restorer: ILayoutRestorer | null,
-    palette: ICommandPalette | null
-  ) => {
-    const panel = new DatasetVersionsPanel();
-    addPanel(
-      app,
-      panel,
-      Rank.datasets,
-      CommandIDs.openDatasets,
-      restorer,
-      palette
-    );
-    return panel;
-  }
-};
+const datasetsPanel = panelPlugin(
+  'datasets-panel',
+  'The Dataset versions side panel.',
+  IDatasetVersionsPanel,
+  () => new DatasetVersionsPanel(),
+  Rank.datasets,
+  CommandIDs.openDatasets
+);
 
-const validationPanel: JupyterFrontEndPlugin<ValidationResultsPanel> = {
-  id: '@changelab/jupyterlab:validation-panel',
-  description: 'The Validation results side panel.',
-  autoStart: true,
-  provides: IValidationResultsPanel,
-  optional: [ILayoutRestorer, ICommandPalette],
-  activate: (
-    app: JupyterFrontEnd,
-    restorer: ILayoutRestorer | null,
-    palette: ICommandPalette | null
-  ) => {
-    const panel = new ValidationResultsPanel();
-    addPanel(
-      app,
-      panel,
-      Rank.validation,
-      CommandIDs.openValidation,
-      restorer,
-      palette
-    );
-    return panel;
-  }
-};
+const validationPanel = panelPlugin(
+  'validation-panel',
+  'The Validation results side panel.',
+  IValidationResultsPanel,
+  () => new ValidationResultsPanel(),
+  Rank.validation,
+  CommandIDs.openValidation
+);
 
-const mapsPanel: JupyterFrontEndPlugin<MapPreviewsPanel> = {
-  id: '@changelab/jupyterlab:maps-panel',
-  description: 'The Map previews side panel.',
-  autoStart: true,
-  provides: IMapPreviewsPanel,
-  optional: [ILayoutRestorer, ICommandPalette],
-  activate: (
-    app: JupyterFrontEnd,
-    restorer: ILayoutRestorer | null,
-    palette: ICommandPalette | null
-  ) => {
-    const panel = new MapPreviewsPanel();
-    addPanel(app, panel, Rank.maps, CommandIDs.openMaps, restorer, palette);
-    return panel;
-  }
-};
+const mapsPanel = panelPlugin(
+  'maps-panel',
+  'The Map previews side panel.',
+  IMapPreviewsPanel,
+  () => new MapPreviewsPanel(),
+  Rank.maps,
+  CommandIDs.openMaps
+);
 
 export { CommandIDs } from './commands';
 export * from './tokens';
