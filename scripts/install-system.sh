@@ -9,7 +9,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 PACKAGES=(
   postgresql-15 postgresql-client-15 postgresql-15-postgis-3
   redis-server redis-tools
-  gdal-bin python3-gdal
+  gdal-bin python3-gdal proj-bin
   chromium
   fonts-dejavu-core
   curl ca-certificates

@@ -25,6 +25,7 @@ run_suite() { # name, command...
   if "$@"; then results+=("$name: passed"); else results+=("$name: FAILED"); failed=1; fi
 }
 rm -f test-output/vitest-*.json
+run_suite "type-check tests and benchmarks" npx tsc -p test/tsconfig.json
 run_suite "unit + integration" npx vitest run --reporter=default --reporter=json \
   --outputFile.json=test-output/vitest-main.json "$@"
 if [ $# -eq 0 ]; then

@@ -107,3 +107,89 @@ export function show(what: IDisplayBundle | IDisplayable): void {
   const text = bundle.data['text/plain'];
   console.log(typeof text === 'string' ? text : JSON.stringify(bundle.data, null, 2));
 }
+
+/** A progress bar that updates in place: one notebook output, or one terminal line on stderr. */
+export interface IProgress {
+  /** `total` is null while it is not known yet (a listing still running). */
+  update(done: number, total: number | null, detail?: string): void;
+  /** Shows the final state (and the summary line) and stops updating. */
+  finish(summary?: string, status?: 'ok' | 'warning' | 'error'): void;
+}
+
+export interface IProgressOptions {
+  /** 'auto' (default): the notebook when in a kernel, else stderr when it is a terminal, else nothing. */
+  mode?: 'auto' | 'notebook' | 'terminal' | 'none';
+  /** Fewest milliseconds between two redraws. Default 200. */
+  intervalMs?: number;
+}
+
+function progressBundle(title: string, done: number, total: number | null, detail: string, status?: 'ok' | 'warning' | 'error'): IDisplayBundle {
+  const fraction = total ? Math.min(1, done / total) : null;
+  const count = total === null ? `${done}` : `${done} / ${total}`;
+  const html =
+    `<div class="changelab-fallback"><strong>${escapeHtml(title)}</strong> ` +
+    `<progress value="${done}" ${total === null ? '' : `max="${total}"`} style="width:16em;vertical-align:middle"></progress> ` +
+    `${escapeHtml(count)}${detail ? ` — ${escapeHtml(detail)}` : ''}</div>`;
+  return {
+    data: {
+      [mimeType('progress')]: { version: 1, kind: 'progress', title, status, summary: detail || undefined, data: { done, total, fraction } } satisfies ICardPayload,
+      'text/html': html,
+      'text/plain': `${title}: ${count}${detail ? ` — ${detail}` : ''}`
+    }
+  };
+}
+
+/** Starts a progress display titled `title`. */
+export function progress(title: string, options: IProgressOptions = {}): IProgress {
+  const mode = options.mode ?? 'auto';
+  const writer = mode === 'auto' || mode === 'notebook' ? kernelWriter() : undefined;
+  const terminal = !writer && (mode === 'terminal' || (mode === 'auto' && process.stderr.isTTY === true));
+  const intervalMs = options.intervalMs ?? 200;
+  const displayId = `changelab-progress-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+  let shown = false;
+  let last = 0;
+  let finished = false;
+  let state: { done: number; total: number | null; detail: string } = { done: 0, total: null, detail: '' };
+
+  const draw = (status?: 'ok' | 'warning' | 'error') => {
+    if (writer) {
+      const bundle = progressBundle(title, state.done, state.total, state.detail, status);
+      writer({ data: bundle.data, metadata: {}, transient: { display_id: displayId } }, shown);
+    } else if (terminal) {
+      const width = 24;
+      const fraction = state.total ? Math.min(1, state.done / state.total) : 0;
+      const bar = state.total ? '#'.repeat(Math.round(fraction * width)).padEnd(width, '.') : '?'.repeat(width);
+      const count = state.total === null ? `${state.done}` : `${state.done}/${state.total}`;
+      const line = `${title} [${bar}] ${count}${state.detail ? ` ${state.detail}` : ''}`;
+      process.stderr.write(`\r${line.slice(0, (process.stderr.columns || 100) - 1)}\x1b[K`);
+    }
+    shown = true;
+  };
+
+  return {
+    update(done, total, detail = '') {
+      if (finished) {
+        return;
+      }
+      state = { done, total, detail };
+      const now = Date.now();
+      if (now - last >= intervalMs || !shown) {
+        last = now;
+        draw();
+      }
+    },
+    finish(summary, status = 'ok') {
+      if (finished) {
+        return;
+      }
+      finished = true;
+      if (summary !== undefined) {
+        state = { ...state, detail: summary };
+      }
+      draw(status);
+      if (terminal) {
+        process.stderr.write('\n');
+      }
+    }
+  };
+}

@@ -13,7 +13,19 @@ export {
   AccessDeniedError,
   ServiceUnavailableError
 } from './errors';
-export { card, show, mimeType, MIME_PREFIX, type ICardPayload, type IDisplayBundle, type IDisplayable, type DisplayKind } from './display';
+export {
+  card,
+  show,
+  progress,
+  mimeType,
+  MIME_PREFIX,
+  type ICardPayload,
+  type IDisplayBundle,
+  type IDisplayable,
+  type DisplayKind,
+  type IProgress,
+  type IProgressOptions
+} from './display';
 export { Database, type IQueryable, type DatabaseKind } from './db/database';
 export { migrate, listMigrations } from './db/migrations';
 export { ensureEmbeddedDatabase, stopEmbeddedDatabase } from './db/embedded';
@@ -23,5 +35,6 @@ export { S3ObjectStore, type IS3Settings } from './objects/s3';
 export type { IJobQueue, IJobContext, JobHandler } from './jobs/queue';
 export { InProcessJobQueue } from './jobs/in-process';
 export { RedisJobQueue } from './jobs/redis';
+export * as catalog from './catalog';
 export * as raster from './raster';
 export * as synth from './synth';

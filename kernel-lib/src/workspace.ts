@@ -2,6 +2,7 @@
 // and the job queue, chosen by configuration. `connect()` with no settings opens the embedded
 // default under `.changelab/`; the same code runs against PostgreSQL + PostGIS, S3 and Redis.
 import * as path from 'path';
+import { Catalog } from './catalog/catalog';
 import { loadConfig, type Config, type ILoadConfigOptions } from './config';
 import { Database } from './db/database';
 import { ensureEmbeddedDatabase } from './db/embedded';
@@ -25,6 +26,8 @@ export interface IWorkspaceStatus {
 const redact = (url: string) => url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
 
 export class Workspace {
+  private catalogInstance: Catalog | undefined;
+
   private constructor(
     readonly config: Config,
     readonly db: Database,
@@ -32,6 +35,12 @@ export class Workspace {
     readonly jobs: IJobQueue,
     private readonly databaseUrl: string
   ) {}
+
+  /** The image catalog: ingest, search, pairs, quarantine, watch. */
+  get catalog(): Catalog {
+    this.catalogInstance ??= new Catalog(this.db, this.objects, this.config);
+    return this.catalogInstance;
+  }
 
   /** The project calls act on unless they name another. */
   get project(): string {

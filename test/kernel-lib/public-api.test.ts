@@ -9,8 +9,12 @@ describe('public API of the changelab kernel library', () => {
       'AccessDeniedError', 'ChangelabError', 'ConfigError', 'Database', 'DatabaseError', 'ENVIRONMENT_KEYS',
       'InProcessJobQueue', 'InvalidRasterError', 'LocalObjectStore', 'MIME_PREFIX', 'NotFoundError',
       'RedisJobQueue', 'S3ObjectStore', 'ServiceUnavailableError', 'StorageError', 'ValidationFailedError',
-      'Workspace', 'card', 'connect', 'ensureEmbeddedDatabase', 'listMigrations', 'loadConfig', 'migrate',
-      'mimeType', 'raster', 'show', 'stopEmbeddedDatabase', 'synth'
+      'Workspace', 'card', 'catalog', 'connect', 'ensureEmbeddedDatabase', 'listMigrations', 'loadConfig', 'migrate',
+      'mimeType', 'progress', 'raster', 'show', 'stopEmbeddedDatabase', 'synth'
+    ]);
+    expect(Object.keys(changelab.catalog).sort()).toEqual([
+      'Catalog', 'CatalogImage', 'CatalogWatcher', 'ImagePage', 'IngestSummary', 'PairList', 'QuarantineList',
+      'SearchArgumentError'
     ]);
     expect(Object.keys(changelab.raster).sort()).toEqual([
       'crsKind', 'encodeGeoTiff', 'halveRaster', 'overviewLevelCount', 'writeGeoTiff', 'writeGeoTiffFile'
