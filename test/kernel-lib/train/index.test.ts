@@ -1,0 +1,37 @@
+// Pins the training module's public surface: changing it should be a conscious decision.
+
+import { expect, it } from 'vitest';
+
+import * as train from '../../../kernel-lib/src/train';
+
+it('exports exactly the training API', () => {
+  expect(Object.keys(train).sort()).toEqual(
+    [
+      'GRADIENT_RULES',
+      'Graph',
+      'GraphError',
+      'IR_VERSION',
+      'LR_INPUT',
+      'Node',
+      'OPSET',
+      'STEP_INPUT',
+      'Tensor',
+      'TrainingRuntimeError',
+      'TrainingSession',
+      'bceWithLogits',
+      'buildTrainingStep',
+      'convWeightGradient',
+      'defaultBias',
+      'defaultWeight',
+      'diceLoss',
+      'emitOptimizerUpdate',
+      'encodeModel',
+      'fanIn',
+      'gradients',
+      'ops',
+      'stateNames',
+      'unbroadcast',
+      'uniform'
+    ].sort()
+  );
+});
