@@ -2,6 +2,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { Client } from 'pg';
 
 export function tempDir(prefix = 'changelab-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
@@ -37,4 +38,26 @@ export function testServices(): ITestServices | undefined {
 /** A short unique name for buckets, schemas and queue prefixes, so test runs never collide. */
 export function uniqueName(prefix: string): string {
   return `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/**
+ * A fresh, empty database on the PostGIS server at `url`, so a run never sees another run's
+ * tables; returns its URL. The step that drops it is pushed onto `cleanups` for the caller's
+ * afterAll.
+ */
+export async function freshServerDatabase(url: string, cleanups: (() => Promise<unknown>)[]): Promise<string> {
+  const name = uniqueName('cltest').replace(/-/g, '_');
+  const admin = new Client(url);
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  cleanups.push(async () => {
+    const c = new Client(url);
+    await c.connect();
+    await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await c.end();
+  });
+  const u = new URL(url);
+  u.pathname = `/${name}`;
+  return u.toString();
 }

@@ -1,7 +1,6 @@
 // The same behaviour from both deployments: migrations and PostGIS on PGlite and on server
 // PostgreSQL; objects in the local folder and in MinIO; jobs in-process and on Redis (BullMQ).
 // The server halves run against the services scripts/services.sh starts (`npm test` does).
-import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Database } from '../../kernel-lib/src/db/database';
 import { ensureEmbeddedDatabase, stopEmbeddedDatabase } from '../../kernel-lib/src/db/embedded';
@@ -14,7 +13,7 @@ import { LocalObjectStore } from '../../kernel-lib/src/objects/local';
 import { S3ObjectStore } from '../../kernel-lib/src/objects/s3';
 import type { IObjectStore } from '../../kernel-lib/src/objects/store';
 import { connect } from '../../kernel-lib/src/workspace';
-import { tempDir, testServices, uniqueName } from '../helpers';
+import { freshServerDatabase, tempDir, testServices, uniqueName } from '../helpers';
 
 const services = testServices();
 const embeddedHome = tempDir('changelab-backends-');
@@ -24,24 +23,6 @@ afterAll(async () => {
     await c();
   }
 });
-
-/** A fresh, empty database on the PostGIS server, dropped after the run. */
-async function freshServerDatabase(url: string): Promise<string> {
-  const name = uniqueName('cltest').replace(/-/g, '_');
-  const admin = new Client(url);
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  cleanups.push(async () => {
-    const c = new Client(url);
-    await c.connect();
-    await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await c.end();
-  });
-  const u = new URL(url);
-  u.pathname = `/${name}`;
-  return u.toString();
-}
 
 const databases: [string, () => Promise<Database>][] = [
   [
@@ -55,7 +36,7 @@ const databases: [string, () => Promise<Database>][] = [
 if (services) {
   databases.push([
     'server PostgreSQL 15 + PostGIS 3',
-    async () => new Database(await freshServerDatabase(services.databaseUrl), 'server')
+    async () => new Database(await freshServerDatabase(services.databaseUrl, cleanups), 'server')
   ]);
 }
 
@@ -224,7 +205,7 @@ describe('connect()', () => {
     const workspace = await connect({
       cwd: tempDir(),
       env: {
-        CHANGELAB_DATABASE_URL: await freshServerDatabase(s.databaseUrl),
+        CHANGELAB_DATABASE_URL: await freshServerDatabase(s.databaseUrl, cleanups),
         CHANGELAB_S3_ENDPOINT: s.s3.endpoint,
         CHANGELAB_S3_ACCESS_KEY: s.s3.accessKey,
         CHANGELAB_S3_SECRET_KEY: s.s3.secretKey,

@@ -3,14 +3,13 @@
 // what ingest, search, pairs and the watcher report is checked against what the fixture says.
 import * as fs from 'fs';
 import * as path from 'path';
-import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ImagePage } from '../../kernel-lib/src/catalog/search';
 import { stopEmbeddedDatabase } from '../../kernel-lib/src/db/embedded';
 import { NotFoundError } from '../../kernel-lib/src/errors';
 import { generateBadFiles, KOREAN_SITES, writeSyntheticSet, type ISyntheticSetManifest } from '../../kernel-lib/src/synth';
 import { connect, type Workspace } from '../../kernel-lib/src/workspace';
-import { tempDir, testServices, uniqueName } from '../helpers';
+import { freshServerDatabase, tempDir, testServices, uniqueName } from '../helpers';
 
 const services = testServices();
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -19,23 +18,6 @@ afterAll(async () => {
     await c().catch(() => undefined);
   }
 });
-
-async function freshServerDatabase(url: string): Promise<string> {
-  const name = uniqueName('cltest').replace(/-/g, '_');
-  const admin = new Client(url);
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  cleanups.push(async () => {
-    const c = new Client(url);
-    await c.connect();
-    await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await c.end();
-  });
-  const u = new URL(url);
-  u.pathname = `/${name}`;
-  return u.toString();
-}
 
 const backends: [string, () => Promise<Workspace>][] = [
   [
@@ -54,7 +36,7 @@ if (services) {
       connect({
         cwd: tempDir('changelab-catalog-'),
         env: {
-          CHANGELAB_DATABASE_URL: await freshServerDatabase(services.databaseUrl),
+          CHANGELAB_DATABASE_URL: await freshServerDatabase(services.databaseUrl, cleanups),
           CHANGELAB_S3_ENDPOINT: services.s3.endpoint,
           CHANGELAB_S3_ACCESS_KEY: services.s3.accessKey,
           CHANGELAB_S3_SECRET_KEY: services.s3.secretKey,

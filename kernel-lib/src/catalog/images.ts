@@ -1,41 +1,47 @@
 // An image as the catalog holds it (a row of `image_metadata`), how rows are read back into that
 // shape, and how one image or a page of them shows in a notebook.
 import { card, type IDisplayBundle, type IDisplayable, type Scalar } from '../display';
-import type { CaptureTimeSource, Geometry4326, ImageFormat, RasterDataType } from './types';
+import type { CaptureTimeSource, Geometry4326, IImageMetadata, ImageFormat, RasterDataType } from './types';
 
-export interface IImage {
+/**
+ * What the catalog keeps of an image's metadata (same names and meanings as `IImageMetadata`),
+ * plus the row's own columns. The CRS, transform and footprint come back as the database
+ * stores them.
+ */
+export interface IImage
+  extends Pick<
+    IImageMetadata,
+    | 'etag'
+    | 'versionId'
+    | 'size'
+    | 'format'
+    | 'width'
+    | 'height'
+    | 'bands'
+    | 'dataType'
+    | 'nodata'
+    | 'compression'
+    | 'tiled'
+    | 'overviews'
+    | 'isCog'
+    | 'gsd'
+    | 'centroid'
+    | 'captureTime'
+    | 'captureTimeSource'
+    | 'gps'
+    | 'sha256'
+    | 'extra'
+  > {
   id: number;
   project: string;
   /** Key in the workspace store, or a full URI (s3://bucket/key, file:///path) for other places. */
   key: string;
-  etag: string;
-  versionId: string | null;
-  size: number;
-  format: ImageFormat;
-  width: number;
-  height: number;
-  bands: number;
-  dataType: RasterDataType;
-  nodata: number | null;
-  compression: string | null;
-  tiled: boolean;
-  overviews: number;
-  isCog: boolean;
   crs: { epsg: number | null; wkt: string | null };
   transform: number[] | null;
-  /** Metres per pixel along x and y. */
-  gsd: { x: number; y: number } | null;
   /** EPSG:4326; always a MultiPolygon (see migration 0002). */
   footprint: Geometry4326 | null;
   /** Position of a still with EXIF GPS and no georeference. */
   location: Geometry4326 | null;
-  /** [lon, lat] */
-  centroid: [number, number] | null;
-  captureTime: Date | null;
-  captureTimeSource: CaptureTimeSource | null;
-  gps: { lat: number; lon: number; alt: number | null } | null;
-  sha256: string | null;
-  extra: Record<string, unknown>;
   indexedAt: Date;
   deletedAt: Date | null;
 }

@@ -6,9 +6,9 @@ import * as path from 'path';
 import { fileURLToPath } from 'url';
 import type { Config } from '../config';
 import { ChangelabError, ConfigError, NotFoundError, StorageError } from '../errors';
-import { LocalObjectStore } from '../objects/local';
+import { fileInfo, LocalObjectStore, readFileBytes, walkFiles } from '../objects/local';
 import { S3ObjectStore } from '../objects/s3';
-import type { IByteRange, IObjectInfo, IObjectStore } from '../objects/store';
+import { objectExists, type IByteRange, type IObjectInfo, type IObjectStore } from '../objects/store';
 
 /** A place objects are listed and read from, and how their keys are written in the catalog. */
 export interface ICatalogSource {
@@ -23,11 +23,10 @@ export interface ICatalogSource {
   readonly bucket: string | null;
 }
 
-const weakEtag = (stat: fs.Stats) => `W/"${stat.size.toString(16)}-${Math.round(stat.mtimeMs).toString(16)}"`;
-
 /**
  * A folder on disk read in place, never written: indexing `/data/flights` must not leave files
- * there (LocalObjectStore keeps a temporary folder inside its root). ETags follow LocalObjectStore.
+ * there (LocalObjectStore keeps a temporary folder inside its root). It reads, lists and tags
+ * files as LocalObjectStore does, with the same weak ETags.
  */
 export class FolderSource implements IObjectStore {
   readonly kind = 'local' as const;
@@ -55,22 +54,7 @@ export class FolderSource implements IObjectStore {
   }
 
   async get(key: string, range?: IByteRange): Promise<Buffer> {
-    let handle: fs.promises.FileHandle;
-    try {
-      handle = await fs.promises.open(this.file(key), 'r');
-    } catch (cause) {
-      throw missingOr(cause, key, this.location);
-    }
-    try {
-      if (!range) {
-        return await handle.readFile();
-      }
-      const buffer = Buffer.alloc(range.length);
-      const { bytesRead } = await handle.read(buffer, 0, range.length, range.offset);
-      return buffer.subarray(0, bytesRead);
-    } finally {
-      await handle.close();
-    }
+    return readFileBytes(this.file(key), range, cause => missingOr(cause, key, this.location));
   }
 
   async head(key: string): Promise<IObjectInfo> {
@@ -83,47 +67,21 @@ export class FolderSource implements IObjectStore {
     if (!stat.isFile()) {
       throw new NotFoundError(`no file ${key} in ${this.location}`, { key });
     }
-    return { key, size: stat.size, etag: weakEtag(stat), lastModified: stat.mtime, versionId: null };
+    return fileInfo(key, stat);
   }
 
   async exists(key: string): Promise<boolean> {
-    return this.head(key).then(
-      () => true,
-      error => {
-        if (error instanceof NotFoundError) {
-          return false;
-        }
-        throw error;
-      }
-    );
+    return objectExists(this, key);
   }
 
   async *list(prefix = ''): AsyncIterable<IObjectInfo> {
-    const root = this.location;
-    async function* walk(dir: string): AsyncIterable<IObjectInfo> {
-      let entries: fs.Dirent[];
-      try {
-        entries = await fs.promises.readdir(dir, { withFileTypes: true });
-      } catch {
-        return;
-      }
-      entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-      for (const entry of entries) {
-        const full = path.join(dir, entry.name);
-        const key = path.relative(root, full).split(path.sep).join('/');
-        if (entry.isDirectory()) {
-          if (prefix === '' || prefix.startsWith(key + '/') || (key + '/').startsWith(prefix)) {
-            yield* walk(full);
-          }
-        } else if (entry.isFile() && key.startsWith(prefix)) {
-          const stat = await fs.promises.stat(full).catch(() => null);
-          if (stat) {
-            yield { key, size: stat.size, etag: weakEtag(stat), lastModified: stat.mtime, versionId: null };
-          }
-        }
+    for await (const { key, file } of walkFiles(this.location, prefix)) {
+      // A file removed while the folder is listed is left out, not an error.
+      const stat = await fs.promises.stat(file).catch(() => null);
+      if (stat) {
+        yield fileInfo(key, stat);
       }
     }
-    yield* walk(root);
   }
 }
 

@@ -3,7 +3,7 @@
 import * as Minio from 'minio';
 import type { Readable } from 'stream';
 import { NotFoundError, ServiceUnavailableError, StorageError } from '../errors';
-import { checkKey, type IByteRange, type IObjectInfo, type IObjectStore } from './store';
+import { checkKey, objectExists, type IByteRange, type IObjectInfo, type IObjectStore } from './store';
 
 export interface IS3Settings {
   endpoint: string;
@@ -121,15 +121,7 @@ export class S3ObjectStore implements IObjectStore {
   }
 
   async exists(key: string): Promise<boolean> {
-    try {
-      await this.head(key);
-      return true;
-    } catch (error) {
-      if (error instanceof NotFoundError) {
-        return false;
-      }
-      throw error;
-    }
+    return objectExists(this, key);
   }
 
   async *list(prefix = ''): AsyncIterable<IObjectInfo> {

@@ -1,7 +1,7 @@
 // Object storage behind one interface: a local folder (embedded default) or any S3 API (MinIO,
 // SeaweedFS, AWS). Keys are '/'-separated and never start with '/'. Reads take byte ranges so that
 // raster headers are read without fetching whole files.
-import { StorageError } from '../errors';
+import { NotFoundError, StorageError } from '../errors';
 
 export interface IObjectInfo {
   key: string;
@@ -42,4 +42,17 @@ export function checkKey(key: string): string {
     throw new StorageError(`invalid object key ${JSON.stringify(key)}: use a relative '/'-separated path`, { key });
   }
   return key;
+}
+
+/** Whether `key` is there, by `head`: NotFoundError means no, any other error is thrown. */
+export async function objectExists(store: Pick<IObjectStore, 'head'>, key: string): Promise<boolean> {
+  try {
+    await store.head(key);
+    return true;
+  } catch (error) {
+    if (error instanceof NotFoundError) {
+      return false;
+    }
+    throw error;
+  }
 }

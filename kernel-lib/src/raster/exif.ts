@@ -2,8 +2,8 @@
 // DateTimeOriginal and a GPS IFD with latitude, longitude and altitude. The ingest pipeline reads
 // these to date and place images that arrive without a sidecar.
 
-import { FieldType, type IIfdEntry } from './ifd';
-import { ExifTag, GpsTag } from './tiff-tags';
+import { ExifTag, FieldType, GpsTag } from '../tiff/codes';
+import type { IIfdEntry } from './ifd';
 import type { IGpsPosition } from './types';
 
 /** EXIF/TIFF date format "YYYY:MM:DD HH:MM:SS", in UTC because the format carries no zone. */

@@ -2,14 +2,15 @@
 // that names the CRS by EPSG code. Only EPSG-coded CRSs are written, because every reader
 // (GDAL, geotiff.js, QGIS) resolves those without a user-defined projection.
 
-import { FieldType, type IIfdEntry } from './ifd';
 import {
   AngularUnitDegree,
+  FieldType,
   GeoKey,
-  ModelTypeCode,
-  RasterTypeCode,
-  Tag
-} from './tiff-tags';
+  ModelType,
+  RasterType,
+  TiffTag
+} from '../tiff/codes';
+import type { IIfdEntry } from './ifd';
 import type { ICrs, CrsKind, GeoTransform } from './types';
 
 /**
@@ -41,19 +42,19 @@ export function georeferenceEntries(
     if (isNorthUp(transform)) {
       entries.push(
         {
-          tag: Tag.ModelPixelScale,
+          tag: TiffTag.ModelPixelScale,
           type: FieldType.DOUBLE,
           value: [xPixel, -yPixel, 0]
         },
         {
-          tag: Tag.ModelTiepoint,
+          tag: TiffTag.ModelTiepoint,
           type: FieldType.DOUBLE,
           value: [0, 0, 0, x0, y0, 0]
         }
       );
     } else {
       entries.push({
-        tag: Tag.ModelTransformation,
+        tag: TiffTag.ModelTransformation,
         type: FieldType.DOUBLE,
         // prettier-ignore
         value: [
@@ -67,7 +68,7 @@ export function georeferenceEntries(
   }
   if (crs) {
     entries.push({
-      tag: Tag.GeoKeyDirectory,
+      tag: TiffTag.GeoKeyDirectory,
       type: FieldType.SHORT,
       value: geoKeyDirectory(crs)
     });
@@ -81,9 +82,9 @@ function geoKeyDirectory(crs: ICrs): number[] {
   const keys: Array<[number, number]> = [
     [
       GeoKey.GTModelType,
-      geographic ? ModelTypeCode.geographic : ModelTypeCode.projected
+      geographic ? ModelType.geographic : ModelType.projected
     ],
-    [GeoKey.GTRasterType, RasterTypeCode.pixelIsArea]
+    [GeoKey.GTRasterType, RasterType.pixelIsArea]
   ];
   if (geographic) {
     keys.push(

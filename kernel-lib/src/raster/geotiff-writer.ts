@@ -8,13 +8,19 @@ import { open } from 'node:fs/promises';
 import { constants as bufferConstants } from 'node:buffer';
 
 import { InvalidRasterError } from '../errors';
+import {
+  CompressionCode,
+  FieldType,
+  PhotometricCode,
+  PredictorCode,
+  TiffTag
+} from '../tiff/codes';
 import { exifIfdEntries, formatExifDateTime, gpsIfdEntries } from './exif';
 import { georeferenceEntries } from './geokeys';
 import {
   alignToWord,
   encodeHeader,
   encodeIfd,
-  FieldType,
   headerByteLength,
   ifdByteLength,
   ifdPointerType,
@@ -29,12 +35,6 @@ import {
   representable,
   SAMPLE_FORMAT
 } from './pixel-types';
-import {
-  CompressionCode,
-  PhotometricCode,
-  PredictorCode,
-  Tag
-} from './tiff-tags';
 import { encodeTiles, tileGrid, type ITileEncoding } from './tiles';
 import type { IGeoTiffWriteOptions, IRaster } from './types';
 
@@ -261,69 +261,69 @@ function imageEntries(
     value
   });
   const entries: IIfdEntry[] = [
-    { tag: Tag.ImageWidth, type: FieldType.LONG, value: [image.width] },
-    { tag: Tag.ImageLength, type: FieldType.LONG, value: [image.height] },
+    { tag: TiffTag.ImageWidth, type: FieldType.LONG, value: [image.width] },
+    { tag: TiffTag.ImageLength, type: FieldType.LONG, value: [image.height] },
     short(
-      Tag.BitsPerSample,
+      TiffTag.BitsPerSample,
       new Array(bands).fill(BYTES_PER_SAMPLE[dataType] * 8)
     ),
-    short(Tag.Compression, [CompressionCode[resolved.compression]]),
-    short(Tag.PhotometricInterpretation, [
+    short(TiffTag.Compression, [CompressionCode[resolved.compression]]),
+    short(TiffTag.PhotometricInterpretation, [
       rgb ? PhotometricCode.rgb : PhotometricCode.minIsBlack
     ]),
-    short(Tag.SamplesPerPixel, [bands]),
-    short(Tag.PlanarConfiguration, [1]),
-    short(Tag.TileWidth, [resolved.tileSize]),
-    short(Tag.TileLength, [resolved.tileSize]),
-    { tag: Tag.TileOffsets, type: offsetType(format), value: tileOffsets },
+    short(TiffTag.SamplesPerPixel, [bands]),
+    short(TiffTag.PlanarConfiguration, [1]),
+    short(TiffTag.TileWidth, [resolved.tileSize]),
+    short(TiffTag.TileLength, [resolved.tileSize]),
+    { tag: TiffTag.TileOffsets, type: offsetType(format), value: tileOffsets },
     {
-      tag: Tag.TileByteCounts,
+      tag: TiffTag.TileByteCounts,
       type: offsetType(format),
       value: tiles.map(t => t.length)
     },
-    short(Tag.SampleFormat, new Array(bands).fill(SAMPLE_FORMAT[dataType]))
+    short(TiffTag.SampleFormat, new Array(bands).fill(SAMPLE_FORMAT[dataType]))
   ];
   if (level > 0) {
-    entries.push({ tag: Tag.NewSubfileType, type: FieldType.LONG, value: [1] }); // reduced resolution
+    entries.push({ tag: TiffTag.NewSubfileType, type: FieldType.LONG, value: [1] }); // reduced resolution
   }
   if (resolved.predictor) {
     const code =
       dataType === 'float32'
         ? PredictorCode.floatingPoint
         : PredictorCode.horizontal;
-    entries.push(short(Tag.Predictor, [code]));
+    entries.push(short(TiffTag.Predictor, [code]));
   }
   if (extraSamples > 0) {
-    entries.push(short(Tag.ExtraSamples, new Array(extraSamples).fill(0))); // unspecified data
+    entries.push(short(TiffTag.ExtraSamples, new Array(extraSamples).fill(0))); // unspecified data
   }
   if (options.nodata !== undefined) {
     entries.push({
-      tag: Tag.GdalNodata,
+      tag: TiffTag.GdalNodata,
       type: FieldType.ASCII,
       value: formatNodata(options.nodata)
     });
   }
   if (level === 0) {
     entries.push({
-      tag: Tag.Software,
+      tag: TiffTag.Software,
       type: FieldType.ASCII,
       value: options.software ?? 'changelab'
     });
     if (options.dateTime) {
       entries.push({
-        tag: Tag.DateTime,
+        tag: TiffTag.DateTime,
         type: FieldType.ASCII,
         value: formatExifDateTime(options.dateTime)
       });
       entries.push({
-        tag: Tag.ExifIFD,
+        tag: TiffTag.ExifIFD,
         type: ifdPointerType(format),
         value: [subIfds.exifOffset]
       });
     }
     if (options.gps) {
       entries.push({
-        tag: Tag.GpsIFD,
+        tag: TiffTag.GpsIFD,
         type: ifdPointerType(format),
         value: [subIfds.gpsOffset]
       });

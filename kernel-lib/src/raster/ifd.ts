@@ -2,33 +2,12 @@
 // An IFD's size depends only on its entries' types and counts, never on their values, so the
 // writer can lay out the whole file before it knows where tiles land, then encode for real.
 
-export const FieldType = {
-  BYTE: 1,
-  ASCII: 2,
-  SHORT: 3,
-  LONG: 4,
-  RATIONAL: 5,
-  UNDEFINED: 7,
-  DOUBLE: 12,
-  IFD: 13,
-  LONG8: 16,
-  IFD8: 18
-} as const;
+import { FIELD_TYPE_SIZE, FieldType } from '../tiff/codes';
 
-export type FieldType = (typeof FieldType)[keyof typeof FieldType];
-
-const FIELD_SIZE: Record<FieldType, number> = {
-  1: 1,
-  2: 1,
-  3: 2,
-  4: 4,
-  5: 8,
-  7: 1,
-  12: 8,
-  13: 4,
-  16: 8,
-  18: 8
-};
+/** The field types this encoder writes (the reader meets all of `FieldType`). */
+export type EncodedFieldType = (typeof FieldType)[
+  'BYTE' | 'ASCII' | 'SHORT' | 'LONG' | 'RATIONAL' | 'UNDEFINED' | 'DOUBLE' | 'IFD' | 'LONG8' | 'IFD8'
+];
 
 /**
  * One directory entry. RATIONAL values are flattened `[numerator, denominator, ...]`; ASCII is a
@@ -36,7 +15,7 @@ const FIELD_SIZE: Record<FieldType, number> = {
  */
 export interface IIfdEntry {
   tag: number;
-  type: FieldType;
+  type: EncodedFieldType;
   value: readonly number[] | string | Uint8Array;
 }
 
@@ -69,11 +48,11 @@ export function encodeHeader(
 }
 
 /** The type the format uses for file offsets (tile offsets, sub-IFD pointers). */
-export function offsetType(format: ITiffFormat): FieldType {
+export function offsetType(format: ITiffFormat): EncodedFieldType {
   return format.bigTiff ? FieldType.LONG8 : FieldType.LONG;
 }
 
-export function ifdPointerType(format: ITiffFormat): FieldType {
+export function ifdPointerType(format: ITiffFormat): EncodedFieldType {
   return format.bigTiff ? FieldType.IFD8 : FieldType.IFD;
 }
 
@@ -87,7 +66,7 @@ function entryCount(entry: IIfdEntry): number {
 }
 
 function entryByteLength(entry: IIfdEntry): number {
-  return entryCount(entry) * FIELD_SIZE[entry.type];
+  return entryCount(entry) * FIELD_TYPE_SIZE[entry.type];
 }
 
 function layoutSizes(format: ITiffFormat) {
@@ -166,7 +145,7 @@ function writeValues(buffer: Buffer, entry: IIfdEntry, pos: number): void {
     buffer.write(value, pos, 'latin1'); // the NUL terminator is already zero
     return;
   }
-  const size = FIELD_SIZE[type];
+  const size = FIELD_TYPE_SIZE[type];
   for (let i = 0; i < value.length; i++) {
     const v = value[i];
     switch (type) {

@@ -1,7 +1,7 @@
 // The three sample types the writer supports and what each means in TIFF terms, kept together
 // so that adding a type is one edit.
 
-import { SampleFormatCode } from './tiff-tags';
+import { SampleFormatCode } from '../tiff/codes';
 import type { PixelArray, RasterDataType } from './types';
 
 export const BYTES_PER_SAMPLE: Record<RasterDataType, number> = {

@@ -5,12 +5,11 @@
 import {
   encodeHeader,
   encodeIfd,
-  FieldType,
   ifdByteLength,
   type IIfdEntry
 } from '../raster/ifd';
 import { georeferenceEntries } from '../raster/geokeys';
-import { Tag } from '../raster/tiff-tags';
+import { FieldType, TiffTag } from '../tiff/codes';
 import { writeGeoTiff, type GeoTransform } from '../raster';
 import { generatePair } from './pair';
 import type { Seed } from './random';
@@ -125,16 +124,16 @@ function absurdDimensions(epsg: number, transform: GeoTransform): IBadFile {
   const format = { bigTiff: false };
   const ifdOffset = 8;
   const entries = (dataOffset: number): IIfdEntry[] => [
-    { tag: Tag.ImageWidth, type: FieldType.LONG, value: [side] },
-    { tag: Tag.ImageLength, type: FieldType.LONG, value: [side] },
-    { tag: Tag.BitsPerSample, type: FieldType.SHORT, value: [8] },
-    { tag: Tag.Compression, type: FieldType.SHORT, value: [1] },
-    { tag: Tag.PhotometricInterpretation, type: FieldType.SHORT, value: [1] },
-    { tag: Tag.StripOffsets, type: FieldType.LONG, value: [dataOffset] },
-    { tag: Tag.SamplesPerPixel, type: FieldType.SHORT, value: [1] },
-    { tag: Tag.RowsPerStrip, type: FieldType.LONG, value: [side] },
-    { tag: Tag.StripByteCounts, type: FieldType.LONG, value: [64] },
-    { tag: Tag.PlanarConfiguration, type: FieldType.SHORT, value: [1] },
+    { tag: TiffTag.ImageWidth, type: FieldType.LONG, value: [side] },
+    { tag: TiffTag.ImageLength, type: FieldType.LONG, value: [side] },
+    { tag: TiffTag.BitsPerSample, type: FieldType.SHORT, value: [8] },
+    { tag: TiffTag.Compression, type: FieldType.SHORT, value: [1] },
+    { tag: TiffTag.PhotometricInterpretation, type: FieldType.SHORT, value: [1] },
+    { tag: TiffTag.StripOffsets, type: FieldType.LONG, value: [dataOffset] },
+    { tag: TiffTag.SamplesPerPixel, type: FieldType.SHORT, value: [1] },
+    { tag: TiffTag.RowsPerStrip, type: FieldType.LONG, value: [side] },
+    { tag: TiffTag.StripByteCounts, type: FieldType.LONG, value: [64] },
+    { tag: TiffTag.PlanarConfiguration, type: FieldType.SHORT, value: [1] },
     ...georeferenceEntries({ epsg }, transform)
   ];
   const dataOffset = ifdOffset + ifdByteLength(entries(0), format);

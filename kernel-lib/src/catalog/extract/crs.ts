@@ -8,7 +8,7 @@ import proj4 from 'proj4';
 import type { ICrsInfo } from '../types';
 import { isGeographicKind, lookupEpsg } from './epsg-registry';
 import { numberKey, textKey, type IGeoKeys } from './geokeys';
-import { GeoKey, ModelType, USER_DEFINED } from './tiff-tags';
+import { GeoKey, ModelType, USER_DEFINED } from '../../tiff/codes';
 
 export interface IResolvedCrs {
   info: ICrsInfo;
@@ -242,11 +242,13 @@ function userDefinedGeographic(
   };
 }
 
+/** [PROJ parameter, WKT1 parameter, value]; an empty name leaves the value out of that form. */
+type MethodParam = [string, string, number];
+
 interface IMethod {
   proj: string;
   wkt: string;
-  /** [PROJ parameter, WKT1 parameter, value]; an empty name leaves the value out of that form. */
-  params: Array<[string, string, number]>;
+  params: MethodParam[];
 }
 
 function userDefinedProjected(
@@ -346,7 +348,7 @@ function methodOf(
         params: [
           ['zone', '', zone],
           ...(south
-            ? ([['south', '', 1]] as Array<[string, string, number]>)
+            ? ([['south', '', 1]] as MethodParam[])
             : []),
           ['', 'latitude_of_origin', 0],
           ['', 'central_meridian', zone * 6 - 183],
@@ -389,7 +391,21 @@ function methodOf(
   const fn = () =>
     metres(GeoKey.ProjFalseNorthing, GeoKey.ProjFalseOriginNorthing);
   const k0 = () => scale(GeoKey.ProjScaleAtNatOrigin, GeoKey.ProjScaleAtCenter);
-  const falseOrigin = (): Array<[string, string, number]> => [
+  const falseEastingNorthing = (): MethodParam[] => [
+    ['x_0', 'false_easting', fe()],
+    ['y_0', 'false_northing', fn()]
+  ];
+  // Transverse Mercator and Oblique Stereographic take the same parameters.
+  const naturalOriginAndScale = (): MethodParam[] => [
+    ['lat_0', 'latitude_of_origin', natLat()],
+    ['lon_0', 'central_meridian', natLong()],
+    ['k', 'scale_factor', k0()],
+    ...falseEastingNorthing()
+  ];
+  // The two-parallel conics (Lambert Conformal 2SP, Albers) are placed by their false origin.
+  const parallelsAndFalseOrigin = (): MethodParam[] => [
+    ['lat_1', 'standard_parallel_1', angle(GeoKey.ProjStdParallel1)],
+    ['lat_2', 'standard_parallel_2', angle(GeoKey.ProjStdParallel2)],
     [
       'lat_0',
       'latitude_of_origin',
@@ -425,13 +441,7 @@ function methodOf(
       return {
         proj: 'tmerc',
         wkt: 'Transverse_Mercator',
-        params: [
-          ['lat_0', 'latitude_of_origin', natLat()],
-          ['lon_0', 'central_meridian', natLong()],
-          ['k', 'scale_factor', k0()],
-          ['x_0', 'false_easting', fe()],
-          ['y_0', 'false_northing', fn()]
-        ]
+        params: naturalOriginAndScale()
       };
     case 7: {
       const standard = first(GeoKey.ProjStdParallel1);
@@ -443,8 +453,7 @@ function methodOf(
             ? ['lat_ts', 'standard_parallel_1', standard * toDegrees]
             : ['k', 'scale_factor', k0()],
           ['lon_0', 'central_meridian', natLong()],
-          ['x_0', 'false_easting', fe()],
-          ['y_0', 'false_northing', fn()]
+          ...falseEastingNorthing()
         ]
       };
     }
@@ -452,11 +461,7 @@ function methodOf(
       return {
         proj: 'lcc',
         wkt: 'Lambert_Conformal_Conic_2SP',
-        params: [
-          ['lat_1', 'standard_parallel_1', angle(GeoKey.ProjStdParallel1)],
-          ['lat_2', 'standard_parallel_2', angle(GeoKey.ProjStdParallel2)],
-          ...falseOrigin()
-        ]
+        params: parallelsAndFalseOrigin()
       };
     case 9:
       return {
@@ -467,8 +472,7 @@ function methodOf(
           ['lat_0', 'latitude_of_origin', natLat()],
           ['lon_0', 'central_meridian', natLong()],
           ['k_0', 'scale_factor', k0()],
-          ['x_0', 'false_easting', fe()],
-          ['y_0', 'false_northing', fn()]
+          ...falseEastingNorthing()
         ]
       };
     case 10:
@@ -486,31 +490,20 @@ function methodOf(
             'longitude_of_center',
             angle(GeoKey.ProjCenterLong, GeoKey.ProjNatOriginLong)
           ],
-          ['x_0', 'false_easting', fe()],
-          ['y_0', 'false_northing', fn()]
+          ...falseEastingNorthing()
         ]
       };
     case 11:
       return {
         proj: 'aea',
         wkt: 'Albers_Conic_Equal_Area',
-        params: [
-          ['lat_1', 'standard_parallel_1', angle(GeoKey.ProjStdParallel1)],
-          ['lat_2', 'standard_parallel_2', angle(GeoKey.ProjStdParallel2)],
-          ...falseOrigin()
-        ]
+        params: parallelsAndFalseOrigin()
       };
     case 16:
       return {
         proj: 'sterea',
         wkt: 'Oblique_Stereographic',
-        params: [
-          ['lat_0', 'latitude_of_origin', natLat()],
-          ['lon_0', 'central_meridian', natLong()],
-          ['k', 'scale_factor', k0()],
-          ['x_0', 'false_easting', fe()],
-          ['y_0', 'false_northing', fn()]
-        ]
+        params: naturalOriginAndScale()
       };
     case 17:
       return {
@@ -519,8 +512,7 @@ function methodOf(
         params: [
           ['lat_ts', 'standard_parallel_1', angle(GeoKey.ProjStdParallel1)],
           ['lon_0', 'central_meridian', natLong()],
-          ['x_0', 'false_easting', fe()],
-          ['y_0', 'false_northing', fn()]
+          ...falseEastingNorthing()
         ]
       };
     case undefined:

@@ -5,7 +5,7 @@
 import { InvalidRasterError } from '../../errors';
 import type { HeaderReader } from './header-reader';
 import { TiffReader, type IIfd, type ITiffLimits } from './tiff-ifd';
-import { ExifTag, GpsTag, TiffTag } from './tiff-tags';
+import { ExifTag, GpsTag, TiffTag } from '../../tiff/codes';
 
 export interface IGpsFix {
   lat: number;

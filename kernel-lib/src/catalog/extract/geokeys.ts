@@ -1,7 +1,7 @@
 // The GeoKey directory: GeoTIFF's small key-value store that names the CRS. Keys hold a SHORT
 // inline, or point into GeoDoubleParams or GeoAsciiParams. Malformed directories are common in
 // the wild, so bad keys are skipped (and counted) rather than failing the file.
-import { TiffTag } from './tiff-tags';
+import { TiffTag } from '../../tiff/codes';
 
 export type GeoKeyValue = number | number[] | string;
 

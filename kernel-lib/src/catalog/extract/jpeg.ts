@@ -3,7 +3,7 @@
 // size, precision and components. EXIF sits in an APP1 segment before it, as a TIFF structure.
 import { exifIn, type IExifSummary } from './exif';
 import { Bytes, type HeaderReader } from './header-reader';
-import type { IImageHeader } from './image-header';
+import { stillHeader, type IImageHeader } from './image-header';
 import { invalidRaster } from './invalid-raster';
 import type { ITiffLimits } from './tiff-ifd';
 
@@ -113,25 +113,19 @@ export async function readJpeg(
       extra.jpegProcess =
         SOF_NAMES[marker] ?? `SOF${(marker - 0xc0).toString()}`;
       extra.bitsPerSample = precision;
-      return {
-        format: 'JPEG',
-        width,
-        height,
-        bands: components,
-        dataType: precision > 8 ? 'uint16' : 'uint8',
-        nodata: null,
-        compression: 'jpeg',
-        tiled: false,
-        blockSize: null,
-        overviews: 0,
-        isCog: false,
-        cogProblems: [],
-        geoKeys: null,
-        georeference: null,
+      return stillHeader(
+        {
+          format: 'JPEG',
+          width,
+          height,
+          bands: components,
+          dataType: precision > 8 ? 'uint16' : 'uint8',
+          compression: 'jpeg'
+        },
         exif,
-        extra: { ...extra, ...(exif ? exif.fields : {}) },
-        problems: [...problems, ...(exif?.problems ?? [])]
-      };
+        extra,
+        problems
+      );
     }
     pos = end;
   }

@@ -2,7 +2,7 @@
 // capture time and GPS. Chunks are skipped by their length; the walk stops at the first image
 // data (IDAT), because eXIf belongs before it and reading on would mean reading the whole file.
 import { Bytes, type HeaderReader } from './header-reader';
-import type { IImageHeader } from './image-header';
+import { stillHeader, type IImageHeader } from './image-header';
 import { invalidRaster } from './invalid-raster';
 import { exifIn, type IExifSummary } from './exif';
 import type { ITiffLimits } from './tiff-ifd';
@@ -96,27 +96,17 @@ export async function readPng(
     }
     pos += 12 + length;
   }
-  return {
-    format: 'PNG',
-    width,
-    height,
-    bands: BANDS[colourType],
-    dataType: bitDepth === 16 ? 'uint16' : 'uint8',
-    nodata: null,
-    compression: 'png',
-    tiled: false,
-    blockSize: null,
-    overviews: 0,
-    isCog: false,
-    cogProblems: [],
-    geoKeys: null,
-    georeference: null,
-    exif,
-    extra: {
-      colourType: COLOUR[colourType],
-      bitsPerSample: bitDepth,
-      ...(exif ? exif.fields : {})
+  return stillHeader(
+    {
+      format: 'PNG',
+      width,
+      height,
+      bands: BANDS[colourType],
+      dataType: bitDepth === 16 ? 'uint16' : 'uint8',
+      compression: 'png'
     },
-    problems: [...problems, ...(exif?.problems ?? [])]
-  };
+    exif,
+    { colourType: COLOUR[colourType], bitsPerSample: bitDepth },
+    problems
+  );
 }

@@ -4,7 +4,7 @@
 // Values are read lazily: an IFD costs its own bytes; a 10-MB tile table is read only if asked.
 import { Bytes, type HeaderReader } from './header-reader';
 import { invalidRaster } from './invalid-raster';
-import { FIELD_TYPE_SIZE, FieldType } from './tiff-tags';
+import { FIELD_TYPE_SIZE, FieldType } from '../../tiff/codes';
 
 export interface ITiffLimits {
   /** IFDs followed along the chain (images, overviews, masks, pages). Default 1024. */

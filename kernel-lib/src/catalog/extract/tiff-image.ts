@@ -9,7 +9,7 @@ import {
   PHOTOMETRIC_NAMES,
   SubfileType,
   TiffTag
-} from './tiff-tags';
+} from '../../tiff/codes';
 
 export interface IImageLimits {
   /** Largest width or height accepted. Default 2^31 - 1 (GDAL's own limit). */

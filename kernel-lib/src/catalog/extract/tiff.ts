@@ -25,7 +25,7 @@ import {
   type IImageLimits,
   type ITiffImage
 } from './tiff-image';
-import { GeoKey, RasterType, SubfileType, TiffTag } from './tiff-tags';
+import { GeoKey, RasterType, SubfileType, TiffTag } from '../../tiff/codes';
 
 export type ITiffReadLimits = ITiffLimits & IImageLimits;
 

@@ -14,15 +14,15 @@ import { writeGeoTiff } from '../../../../kernel-lib/src/raster';
 import {
   encodeHeader,
   encodeIfd,
-  FieldType,
   ifdByteLength,
   type IIfdEntry
 } from '../../../../kernel-lib/src/raster/ifd';
+import { FieldType } from '../../../../kernel-lib/src/tiff/codes';
 import {
   generateBadFiles,
   type BadFileKind
 } from '../../../../kernel-lib/src/synth';
-import { testRaster } from './fixtures';
+import { testRaster } from '../../raster/test-raster';
 
 function sourceOf(key: string, bytes: Uint8Array) {
   return cachedByteSource(key, bytes.length, async (offset, length) =>

@@ -11,7 +11,7 @@ import {
 import { placeImage } from '../../../../kernel-lib/src/catalog/extract/footprint';
 import { parseGeoKeys } from '../../../../kernel-lib/src/catalog/extract/geokeys';
 import { writeGeoTiff } from '../../../../kernel-lib/src/raster';
-import { testRaster } from './fixtures';
+import { testRaster } from '../../raster/test-raster';
 
 /** A GeoKey directory from [key, value] pairs (values inline) and [key, doubles] pairs. */
 function geoKeys(

@@ -12,6 +12,7 @@ import {
   type IRaster
 } from '../../../../kernel-lib/src/raster';
 import { generatePair } from '../../../../kernel-lib/src/synth';
+import { testRaster } from '../../raster/test-raster';
 
 export interface IFixture {
   name: string;
@@ -20,28 +21,6 @@ export interface IFixture {
 
 interface IScratch {
   file(name: string, bytes?: Buffer): string;
-}
-
-/** Deterministic pixels (a gradient with noise), any size and type. */
-export function testRaster(
-  width: number,
-  height: number,
-  bands: number,
-  dataType: IRaster['dataType']
-): IRaster {
-  const length = width * height * bands;
-  const data =
-    dataType === 'uint8'
-      ? new Uint8Array(length)
-      : dataType === 'uint16'
-        ? new Uint16Array(length)
-        : new Float32Array(length);
-  let state = 99;
-  for (let i = 0; i < length; i++) {
-    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
-    data[i] = ((i % (width * bands)) + (state >>> 28)) % 250;
-  }
-  return { width, height, bands, dataType, data };
 }
 
 function gdal(command: string, ...args: string[]): void {

@@ -1,5 +1,6 @@
-// Numeric codes a TIFF reader needs, from TIFF 6.0, BigTIFF, GeoTIFF 1.1, EXIF 2.32 and GDAL's
-// private tags. The writer (raster/tiff-tags.ts) names only what it writes; reading meets more.
+// Numeric codes of TIFF 6.0, BigTIFF, GeoTIFF 1.1, EXIF 2.32 and GDAL's private tags, named once
+// for both sides: the COG writer (raster/) and the header reader (catalog/extract/). Reading meets
+// more tags than writing produces, so most of these are the reader's.
 
 export const TiffTag = {
   NewSubfileType: 254,
@@ -41,6 +42,7 @@ export const TiffTag = {
 } as const;
 
 export const ExifTag = {
+  ExifVersion: 36864,
   ExposureTime: 33434,
   FNumber: 33437,
   IsoSpeed: 34855,
@@ -57,6 +59,7 @@ export const ExifTag = {
 } as const;
 
 export const GpsTag = {
+  GPSVersionID: 0,
   GPSLatitudeRef: 1,
   GPSLatitude: 2,
   GPSLongitudeRef: 3,
@@ -89,6 +92,8 @@ export const FieldType = {
   IFD8: 18
 } as const;
 
+export type FieldType = (typeof FieldType)[keyof typeof FieldType];
+
 export const FIELD_TYPE_SIZE: Readonly<Record<number, number>> = {
   1: 1,
   2: 1,
@@ -110,6 +115,16 @@ export const FIELD_TYPE_SIZE: Readonly<Record<number, number>> = {
 
 /** NewSubfileType bits. */
 export const SubfileType = { reducedImage: 1, page: 2, mask: 4 } as const;
+
+/** Codes the writer writes; the reader turns codes into names with the tables below. */
+export const CompressionCode = { none: 1, deflate: 8 } as const;
+export const PhotometricCode = { minIsBlack: 1, rgb: 2 } as const;
+export const PredictorCode = {
+  none: 1,
+  horizontal: 2,
+  floatingPoint: 3
+} as const;
+export const SampleFormatCode = { uint: 1, float: 3 } as const;
 
 /** Compression names as users and GDAL's COMPRESSION metadata spell them. */
 export const COMPRESSION_NAMES: Readonly<Record<number, string>> = {
@@ -182,6 +197,9 @@ export const GeoKey = {
   ProjStraightVertPoleLong: 3095,
   VerticalCSType: 4096
 } as const;
+
+/** EPSG's code for the degree, GeogAngularUnits' value for geographic CRSs. */
+export const AngularUnitDegree = 9102;
 
 /** GeoTIFF's "user-defined" code: the CRS is spelled out by the other keys. */
 export const USER_DEFINED = 32767;
