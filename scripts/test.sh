@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `npm test`: installs what is missing, starts the services the tests need, and runs every suite:
-#   unit + integration (vitest; server halves against PostgreSQL + PostGIS, MinIO and Redis),
+#   unit + integration (vitest; server halves against PostgreSQL + PostGIS, MinIO and Redis;
+#   oracles: GDAL, PROJ's geod and, from .venv-oracles, PyTorch / torchmetrics / onnxruntime),
 #   notebooks (executed headless with the tslab kernel), and the browser test (JupyterLab in
 #   Chromium). Extra arguments go to the unit/integration run, e.g. `npm test -- test/kernel-lib`.
 source "$(dirname "$0")/lib.sh"
@@ -10,6 +11,7 @@ started=$(date +%s)
 bash scripts/setup.sh
 bash scripts/install-system.sh
 bash scripts/minio.sh >/dev/null
+bash scripts/oracles.sh
 env_file=$(bash scripts/services.sh start)
 # shellcheck disable=SC1090
 source "$env_file"

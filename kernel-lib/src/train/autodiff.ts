@@ -66,11 +66,12 @@ function intsOf(t: Tensor | undefined): number[] {
 const spatialAxes = (rank: number): number[] => Array.from({ length: rank - 2 }, (_, i) => i + 2);
 
 /**
- * Gradient of a convolution with respect to its weight, itself a convolution: with batch and
- * channels swapped, the output gradient becomes the kernel and the forward strides become
- * dilations (and vice versa). Groups map to a grouped conv over the swapped tensors.
+ * Weight gradient as a convolution: with batch and channels swapped, the output gradient becomes
+ * the kernel and the forward strides become dilations (and vice versa). Groups map to a grouped
+ * conv over the swapped tensors. Exact for every geometry, but the image-sized kernel is slow in
+ * ORT's CPU Conv, so it serves grouped convs, where the patch form below does not apply.
  */
-export function convWeightGradient(x: Tensor, gy: Tensor, weightShape: Shape, geo: op.IConvGeometry): Tensor {
+export function convWeightGradientSwapped(x: Tensor, gy: Tensor, weightShape: Shape, geo: op.IConvGeometry): Tensor {
   const [n, c] = x.shape;
   const G = geo.group;
   const cg = c / G;
@@ -89,6 +90,53 @@ export function convWeightGradient(x: Tensor, gy: Tensor, weightShape: Shape, ge
     : full;
   // [Cg, M, k...] -> [M, Cg, k...]
   return op.transpose(cut, [1, 0, ...spatialAxes(cut.rank)]);
+}
+
+/**
+ * Weight gradient from strided patches (ungrouped convs): for each of the k^d kernel offsets, a
+ * strided slice of the channels-last, padded input lines up with the output gradient, and
+ * dW[:, :, offset] = sum over batch and positions of gy x_offset^T, one MatMul each. The MatMuls
+ * contract over N x positions, which ORT's GEMM runs near peak, unlike the swapped conv.
+ */
+export function convWeightGradientPatches(x: Tensor, gy: Tensor, weightShape: Shape, geo: op.IConvGeometry): Tensor {
+  if (geo.group !== 1) {
+    throw new GraphError('the patch form of the conv weight gradient is for ungrouped convs');
+  }
+  const spatial = x.rank - 2;
+  const [n, c] = x.shape;
+  const m = gy.shape[1];
+  const kernel = weightShape.slice(2);
+  const outSize = gy.shape.slice(2);
+  const positions = outSize.reduce((a, b) => a * b, 1);
+  const axes = Array.from({ length: spatial }, (_, i) => i + 1);
+  // Channels last, so each slice reshapes to [N, positions, C] without a copy.
+  let xl = op.transpose(x, [0, ...spatialAxes(x.rank), 1]);
+  if (geo.pads.some(p => p !== 0)) {
+    xl = op.pad(xl, [0, ...geo.pads.slice(0, spatial), 0, 0, ...geo.pads.slice(spatial), 0]);
+  }
+  const gyr = op.reshape(gy, [n, m, positions]);
+  const offsets: number[][] = [[]];
+  for (const k of kernel) {
+    offsets.splice(0, offsets.length, ...offsets.flatMap(o => Array.from({ length: k }, (_, i) => [...o, i])));
+  }
+  const parts = offsets.map(o => {
+    const starts = o.map((k, i) => k * geo.dilations[i]);
+    const ends = starts.map((s, i) => s + (outSize[i] - 1) * geo.strides[i] + 1);
+    const patch = op.reshape(op.slice(xl, starts, ends, axes, geo.strides), [n, positions, c]);
+    return op.reshape(op.matmul(gyr, patch), [n, m, 1, c]);
+  });
+  // [N, M, K, C] -> sum over N -> [M, C, K] -> [M, C, k...]
+  const summed = op.reduceSum(parts.length === 1 ? parts[0] : op.concat(parts, 2), [0]);
+  return op.reshape(op.transpose(summed, [0, 2, 1]), weightShape);
+}
+
+/**
+ * Gradient of a convolution with respect to its weight [M, C/group, k...], given the conv's input
+ * x and the gradient gy of its output. Picks the faster of the two exact forms by shape (see
+ * bench/train-step.ts and the notes on each form).
+ */
+export function convWeightGradient(x: Tensor, gy: Tensor, weightShape: Shape, geo: op.IConvGeometry): Tensor {
+  return geo.group === 1 ? convWeightGradientPatches(x, gy, weightShape, geo) : convWeightGradientSwapped(x, gy, weightShape, geo);
 }
 
 function convGeometryOf(node: Node): op.IConvGeometry {

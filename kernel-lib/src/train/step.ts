@@ -21,6 +21,19 @@ export interface ITrainingStepOptions {
   trainable?: readonly Tensor[];
   /** Extra values to return each step (logits for metrics, batch statistics). */
   outputs?: Readonly<Record<string, Tensor>>;
+  /**
+   * Parameters that are not trained but change each step (batch norm's running statistics): the
+   * session feeds `buffer` and keeps `next` for the following step.
+   */
+  buffers?: readonly IBufferUpdate[];
+  /** Also return each trainable parameter's gradient as output `grad:<name>` (checks, logging). */
+  returnGradients?: boolean;
+}
+
+/** A non-trained parameter (running statistics) and the value it takes after this step. */
+export interface IBufferUpdate {
+  buffer: Tensor;
+  next: Tensor;
 }
 
 export interface ITrainingStepModel {
@@ -30,6 +43,8 @@ export interface ITrainingStepModel {
   /** Batch inputs the caller feeds each step. */
   batchNames: string[];
   trainable: { name: string; output: string }[];
+  /** Buffers (running statistics): input name and the output holding its next value. */
+  buffers: { name: string; output: string }[];
   /** Optimizer state: input name, output name, shape. */
   states: { name: string; output: string; shape: readonly number[] }[];
   lossName: string;
@@ -44,7 +59,12 @@ const nextName = (name: string) => `${name}.next`;
 /** Builds forward + loss + backward + update into the graph and exports the step model. */
 export function buildTrainingStep(options: ITrainingStepOptions): ITrainingStepModel {
   const { graph, loss } = options;
-  const trainable = options.trainable ?? graph.parameters.map(p => p.tensor);
+  const buffers = options.buffers ?? [];
+  const bufferNames = new Set(buffers.map(b => b.buffer.name));
+  const trainable = options.trainable ?? graph.parameters.map(p => p.tensor).filter(t => !bufferNames.has(t.name));
+  if (trainable.some(t => bufferNames.has(t.name))) {
+    throw new GraphError('a buffer cannot also be trained', { buffers: [...bufferNames] });
+  }
   if (trainable.length === 0) {
     throw new GraphError('nothing to train: the graph has no parameters');
   }
@@ -58,6 +78,12 @@ export function buildTrainingStep(options: ITrainingStepOptions): ITrainingStepM
   trainable.forEach((p, i) => (outputs[nextName(p.name)] = update.updated[i]));
   for (const s of update.states) {
     outputs[nextName(s.input.name)] = s.output;
+  }
+  for (const b of buffers) {
+    outputs[nextName(b.buffer.name)] = b.next;
+  }
+  if (options.returnGradients) {
+    trainable.forEach((p, i) => (outputs[`grad:${p.name}`] = grads[i]));
   }
   for (const [name, t] of Object.entries(options.outputs ?? {})) {
     if (name in outputs) {
@@ -73,6 +99,7 @@ export function buildTrainingStep(options: ITrainingStepOptions): ITrainingStepM
     outputNames: model.outputNames,
     batchNames: model.inputNames.filter(n => !fedBySession.has(n)),
     trainable: trainable.map(p => ({ name: p.name, output: nextName(p.name) })),
+    buffers: buffers.map(b => ({ name: b.buffer.name, output: nextName(b.buffer.name) })),
     states: update.states.map(s => ({ name: s.input.name, output: nextName(s.input.name), shape: s.input.shape })),
     lossName: LOSS_OUTPUT
   };
@@ -157,7 +184,7 @@ export class TrainingSession {
     for (const p of this.model.trainable) {
       this.values.set(p.name, out[p.output] as ort.Tensor);
     }
-    for (const s of this.model.states) {
+    for (const s of [...this.model.states, ...this.model.buffers]) {
       this.values.set(s.name, out[s.output] as ort.Tensor);
     }
     this.stepCount++;

@@ -7,6 +7,9 @@ import * as train from '../../../kernel-lib/src/train';
 it('exports exactly the training API', () => {
   expect(Object.keys(train).sort()).toEqual(
     [
+      'BN_EPSILON',
+      'BN_MOMENTUM',
+      'ChangeMetrics',
       'GRADIENT_RULES',
       'Graph',
       'GraphError',
@@ -19,16 +22,22 @@ it('exports exactly the training API', () => {
       'TrainingRuntimeError',
       'TrainingSession',
       'bceWithLogits',
+      'buildChangeModel',
       'buildTrainingStep',
+      'changeMetrics',
       'convWeightGradient',
+      'convWeightGradientPatches',
+      'convWeightGradientSwapped',
       'defaultBias',
       'defaultWeight',
       'diceLoss',
       'emitOptimizerUpdate',
       'encodeModel',
+      'exportInference',
       'fanIn',
       'gradients',
       'ops',
+      'parameterValues',
       'stateNames',
       'unbroadcast',
       'uniform'

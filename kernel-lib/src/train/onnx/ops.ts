@@ -152,21 +152,32 @@ export function concat(xs: readonly Tensor[], axis: number): Tensor {
   return one(first.graph.node('Concat', xs, [{ shape, dtype: first.dtype }], { axis: int(ax) }));
 }
 
-/** Slice with step 1 (the case autodiff supports); starts/ends are clamped like numpy. */
-export function slice(x: Tensor, starts: readonly number[], ends: readonly number[], axes: readonly number[]): Tensor {
+/**
+ * Slice; starts/ends are clamped like numpy. Steps other than 1 (strided slices, used by the conv
+ * weight gradient) have no gradient rule of their own.
+ */
+export function slice(x: Tensor, starts: readonly number[], ends: readonly number[], axes: readonly number[], steps?: readonly number[]): Tensor {
   const shape = [...x.shape];
   const s: number[] = [];
   const e: number[] = [];
   const ax = axes.map(a => normAxis(a, x.rank));
+  const st = steps ?? ax.map(() => 1);
+  if (st.some(v => !Number.isInteger(v) || v < 1)) {
+    throw new GraphError(`slice steps must be positive integers, got [${st}]`);
+  }
   ax.forEach((a, i) => {
     const dim = x.shape[a];
     const clamp = (v: number) => Math.min(Math.max(v < 0 ? v + dim : v, 0), dim);
     s.push(clamp(starts[i]));
     e.push(Math.max(clamp(ends[i]), clamp(starts[i])));
-    shape[a] = e[i] - s[i];
+    shape[a] = Math.ceil((e[i] - s[i]) / st[i]);
   });
   const g = x.graph;
-  return one(g.node('Slice', [x, g.ints(s), g.ints(e), g.ints(ax)], [{ shape, dtype: x.dtype }]));
+  const inputs = [x, g.ints(s), g.ints(e), g.ints(ax)];
+  if (st.some(v => v !== 1)) {
+    inputs.push(g.ints(st));
+  }
+  return one(g.node('Slice', inputs, [{ shape, dtype: x.dtype }]));
 }
 
 /** Constant zero padding: pads as [begin per axis..., end per axis...]. */

@@ -1,0 +1,51 @@
+// The PyTorch oracle environment (.venv-oracles, made by scripts/oracles.sh) and tensor exchange
+// with the Python scripts in ./oracle: a folder with manifest.json ({name: shape}) and one
+// little-endian float32 file per tensor.
+
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+
+export const ORACLE_DIR = path.join(__dirname, 'oracle');
+const ROOT = path.resolve(__dirname, '../../..');
+export const ORACLE_PYTHON = path.join(ROOT, '.venv-oracles', 'bin', 'python');
+
+/**
+ * The oracle interpreter, or undefined when .venv-oracles is missing — unless
+ * CHANGELAB_TEST_REQUIRE_SERVICES=1 (`npm test`, CI), where the comparison must not be skipped.
+ */
+export function oraclePython(): string | undefined {
+  if (fs.existsSync(ORACLE_PYTHON)) {
+    return ORACLE_PYTHON;
+  }
+  if (process.env.CHANGELAB_TEST_REQUIRE_SERVICES === '1') {
+    throw new Error(`the PyTorch oracle environment is missing (${ORACLE_PYTHON}); run scripts/oracles.sh to create it`);
+  }
+  return undefined;
+}
+
+export function writeTensors(folder: string, tensors: Record<string, { data: ArrayLike<number>; shape: readonly number[] }>): void {
+  fs.mkdirSync(folder, { recursive: true });
+  const manifest: Record<string, readonly number[]> = {};
+  Object.entries(tensors).forEach(([name, t], i) => {
+    const a = Float32Array.from(t.data);
+    fs.writeFileSync(path.join(folder, `${i}.bin`), Buffer.from(a.buffer));
+    manifest[name] = t.shape;
+  });
+  fs.writeFileSync(path.join(folder, 'manifest.json'), JSON.stringify(manifest));
+}
+
+export function readTensors(folder: string): Record<string, { data: Float32Array; shape: number[] }> {
+  const manifest = JSON.parse(fs.readFileSync(path.join(folder, 'manifest.json'), 'utf8')) as Record<string, number[]>;
+  const out: Record<string, { data: Float32Array; shape: number[] }> = {};
+  Object.entries(manifest).forEach(([name, shape], i) => {
+    const buf = fs.readFileSync(path.join(folder, `${i}.bin`));
+    out[name] = { data: new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength)), shape };
+  });
+  return out;
+}
+
+/** Runs an oracle script with the oracle interpreter; returns its stdout. */
+export function runOracle(python: string, script: string, args: string[], timeoutMs = 300_000): string {
+  return execFileSync(python, [path.join(ORACLE_DIR, script), ...args], { cwd: ORACLE_DIR, encoding: 'utf8', timeout: timeoutMs, maxBuffer: 64 << 20 });
+}
