@@ -1,6 +1,6 @@
 // Jobs on BullMQ queues in Redis: any process that registers a handler consumes that queue, so
 // workers scale out across machines; jobs survive a killed worker (BullMQ re-delivers stalled jobs).
-import { Job, Queue, QueueEvents, Worker } from 'bullmq';
+import { Job, Queue, Worker } from 'bullmq';
 import { ChangelabError, NotFoundError, ServiceUnavailableError } from '../errors';
 import type { IJobQueue, JobHandler } from './queue';
 
@@ -21,7 +21,6 @@ export class RedisJobQueue implements IJobQueue {
   readonly kind = 'redis' as const;
   private readonly connection: ReturnType<typeof connectionOptions>;
   private readonly queues = new Map<string, Queue>();
-  private readonly events = new Map<string, QueueEvents>();
   private readonly workers: Worker[] = [];
 
   /** `prefix` namespaces the keys (one per project or test run). */
@@ -36,15 +35,6 @@ export class RedisJobQueue implements IJobQueue {
       this.queues.set(name, q);
     }
     return q;
-  }
-
-  private queueEvents(name: string): QueueEvents {
-    let e = this.events.get(name);
-    if (!e) {
-      e = new QueueEvents(name, { connection: this.connection, prefix: this.prefix });
-      this.events.set(name, e);
-    }
-    return e;
   }
 
   register<D, R>(name: string, handler: JobHandler<D, R>, options: { concurrency?: number } = {}): void {
@@ -63,7 +53,6 @@ export class RedisJobQueue implements IJobQueue {
   }
 
   async enqueue<D>(name: string, data: D, options: { attempts?: number } = {}): Promise<string> {
-    this.queueEvents(name); // subscribe before the job can finish, so wait() never misses it
     try {
       const job = await this.queue(name).add(name, data, {
         attempts: options.attempts ?? 1,
@@ -76,23 +65,42 @@ export class RedisJobQueue implements IJobQueue {
     }
   }
 
+  /**
+   * Polls the job's state rather than waiting for a QueueEvents notification: QueueEvents starts
+   * reading its stream only some time after it reports ready, so a job finishing in that gap
+   * would be waited for forever (seen in our tests under load).
+   */
   async wait<R>(id: string, timeoutMs = 0): Promise<R> {
     const split = id.lastIndexOf(':');
-    const name = id.slice(0, split);
-    const job = await Job.fromId(this.queue(name), id.slice(split + 1));
-    if (!job) {
-      throw new NotFoundError(`no job ${id}`, { id });
-    }
-    try {
-      return (await job.waitUntilFinished(this.queueEvents(name), timeoutMs > 0 ? timeoutMs : undefined)) as R;
-    } catch (cause) {
-      throw new ChangelabError(`job ${id} failed: ${(cause as Error).message}`, { id }, { cause });
+    const queue = this.queue(id.slice(0, split));
+    const jobId = id.slice(split + 1);
+    const deadline = timeoutMs > 0 ? Date.now() + timeoutMs : Infinity;
+    for (let delay = 20; ; delay = Math.min(delay * 2, 500)) {
+      // State first, then the job's fields: read the other way round, a job finishing in between
+      // would report 'completed' with the return value it had before.
+      const state = await queue.getJobState(jobId);
+      if (state === 'unknown') {
+        throw new NotFoundError(`no job ${id}`, { id });
+      }
+      if (state === 'completed' || state === 'failed') {
+        const job = await Job.fromId(queue, jobId);
+        if (!job) {
+          throw new NotFoundError(`job ${id} was removed`, { id });
+        }
+        if (state === 'failed') {
+          throw new ChangelabError(`job ${id} failed: ${job.failedReason}`, { id });
+        }
+        return job.returnvalue as R;
+      }
+      if (Date.now() + delay > deadline) {
+        throw new ChangelabError(`job ${id} did not finish within ${timeoutMs} ms (state: ${state})`, { id, state });
+      }
+      await new Promise(resolve => setTimeout(resolve, delay));
     }
   }
 
   async close(): Promise<void> {
     await Promise.all(this.workers.map(w => w.close()));
-    await Promise.all([...this.events.values()].map(e => e.close()));
     await Promise.all([...this.queues.values()].map(q => q.close()));
   }
 }
