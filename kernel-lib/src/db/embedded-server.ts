@@ -9,6 +9,10 @@ import { postgis } from '@electric-sql/pglite-postgis';
 import { serveWire } from './wire-server';
 import { lockPath, infoPath, isAlive, type IEmbeddedInfo } from './embedded-files';
 
+// btree_gist (migration 0003: GiST over footprint + capture time + GSD). Required by its exported
+// subpath, which the node10 module resolution of this package cannot see; typed from the file.
+const { btree_gist } = require('@electric-sql/pglite/contrib/btree_gist') as typeof import('@electric-sql/pglite/dist/contrib/btree_gist');
+
 const IDLE_EXIT_MS = Number(process.env.CHANGELAB_DB_IDLE_MS ?? 15 * 60_000);
 
 function takeLock(file: string): boolean {
@@ -50,7 +54,7 @@ async function main(): Promise<void> {
   process.on('exit', cleanup);
   try {
     const started = Date.now();
-    const db = await PGlite.create({ dataDir: path.join(home, 'db'), extensions: { postgis } });
+    const db = await PGlite.create({ dataDir: path.join(home, 'db'), extensions: { postgis, btree_gist } });
     const server = await serveWire(db);
     const record: IEmbeddedInfo = { pid: process.pid, port: server.port, startedAt: new Date().toISOString() };
     fs.writeFileSync(info + '.tmp', JSON.stringify(record));

@@ -38,7 +38,7 @@ describe('searchImages', () => {
     expect(params).toContain(126.9);
     expect(params).toContain(8); // limit + 1, to know whether another page follows
     expect(sql).toMatch(/ST_Intersects\(footprint/);
-    expect(sql).toMatch(/ORDER BY coalesce\(capture_time, 'infinity'::timestamptz\), id/);
+    expect(sql).toMatch(/ORDER BY coalesce\(capture_time, 'infinity'::timestamptz\), image_metadata\.id /);
   });
 
   it('splits a bbox that crosses the antimeridian into two envelopes', async () => {
