@@ -1,10 +1,19 @@
 // Where the embedded database's owner records itself, shared by the owner and its clients.
+import * as fs from 'fs';
 import * as path from 'path';
 
 export interface IEmbeddedInfo {
   pid: number;
   port: number;
   startedAt: string;
+  /** Identity of the owner script that runs (size and mtime), so a rebuilt library replaces it. */
+  build?: string;
+}
+
+/** The build identity of an owner script: changes whenever the library is rebuilt. */
+export function buildOf(script: string): string {
+  const stat = fs.statSync(script);
+  return `${stat.size}-${Math.round(stat.mtimeMs)}`;
 }
 
 export const lockPath = (home: string) => path.join(home, 'db.lock');

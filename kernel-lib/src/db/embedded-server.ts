@@ -7,7 +7,7 @@ import * as path from 'path';
 import { PGlite } from '@electric-sql/pglite';
 import { postgis } from '@electric-sql/pglite-postgis';
 import { serveWire } from './wire-server';
-import { lockPath, infoPath, isAlive, type IEmbeddedInfo } from './embedded-files';
+import { buildOf, lockPath, infoPath, isAlive, type IEmbeddedInfo } from './embedded-files';
 
 // btree_gist (migration 0003: GiST over footprint + capture time + GSD). Required by its exported
 // subpath, which the node10 module resolution of this package cannot see; typed from the file.
@@ -56,7 +56,12 @@ async function main(): Promise<void> {
     const started = Date.now();
     const db = await PGlite.create({ dataDir: path.join(home, 'db'), extensions: { postgis, btree_gist } });
     const server = await serveWire(db);
-    const record: IEmbeddedInfo = { pid: process.pid, port: server.port, startedAt: new Date().toISOString() };
+    const record: IEmbeddedInfo = {
+      pid: process.pid,
+      port: server.port,
+      startedAt: new Date().toISOString(),
+      build: buildOf(__filename)
+    };
     fs.writeFileSync(info + '.tmp', JSON.stringify(record));
     fs.renameSync(info + '.tmp', info);
     console.log(`embedded PostgreSQL + PostGIS on 127.0.0.1:${server.port} (opened in ${Date.now() - started} ms)`);

@@ -4,7 +4,7 @@ import * as net from 'net';
 import * as path from 'path';
 import { spawn } from 'child_process';
 import { ServiceUnavailableError } from '../errors';
-import { infoPath, isAlive, logPath, type IEmbeddedInfo } from './embedded-files';
+import { buildOf, infoPath, isAlive, logPath, type IEmbeddedInfo } from './embedded-files';
 
 const START_TIMEOUT_MS = 120_000; // a cold PGlite + PostGIS start compiles WASM (about 10 s)
 
@@ -46,10 +46,16 @@ function serverScript(): string {
 /** Returns the loopback URL of the embedded database under `home`, starting its owner if needed. */
 export async function ensureEmbeddedDatabase(home: string): Promise<string> {
   fs.mkdirSync(home, { recursive: true });
+  const script = serverScript();
   let info = await liveInfo(home);
+  if (info && info.build !== buildOf(script)) {
+    // An owner from an older build may lack what newer migrations need (e.g. an extension).
+    await stopEmbeddedDatabase(home);
+    info = undefined;
+  }
   if (!info) {
     const log = fs.openSync(logPath(home), 'a');
-    const child = spawn(process.execPath, [serverScript(), home], {
+    const child = spawn(process.execPath, [script, home], {
       detached: true,
       stdio: ['ignore', log, log]
     });

@@ -4,7 +4,7 @@ import * as fs from 'fs';
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureEmbeddedDatabase, stopEmbeddedDatabase } from '../../../kernel-lib/src/db/embedded';
-import { infoPath } from '../../../kernel-lib/src/db/embedded-files';
+import { infoPath, isAlive } from '../../../kernel-lib/src/db/embedded-files';
 import { tempDir } from '../../helpers';
 
 const home = tempDir('changelab-embedded-');
@@ -72,6 +72,15 @@ describe('embedded database owner', () => {
     await a.end(); // gone mid-transaction
     expect((await bDone).rows[0].n).toBe(0);
     await b.end();
+  });
+
+  it('replaces an owner started by an older build of the library', async () => {
+    const info = JSON.parse(fs.readFileSync(infoPath(home), 'utf8'));
+    fs.writeFileSync(infoPath(home), JSON.stringify({ ...info, build: 'an-older-build' }));
+    const again = await ensureEmbeddedDatabase(home);
+    expect(again).not.toBe(url);
+    expect(isAlive(info.pid)).toBe(false);
+    url = again;
   });
 
   it('loses no committed data when the owner is killed with SIGKILL, and restarts on demand', async () => {
