@@ -53,3 +53,16 @@ export interface IDatasetManifest {
 }
 
 export const MANIFEST_FILE = 'manifest.json';
+
+/** A dataset at one committed version: what a training run records for lineage. */
+export interface IDatasetRef {
+  name: string;
+  /** Git commit of the workspace that holds `<name>.dvc` at this version. */
+  rev: string;
+  /** The `.dvc` file's out md5 (a `.dir` hash). */
+  md5: string;
+  /** Folder with manifest.json and the chips, checked out at `rev`. */
+  path: string;
+  /** `image_metadata.id`s the dataset was built from. */
+  imageIds: number[];
+}
