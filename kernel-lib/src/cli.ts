@@ -28,6 +28,10 @@ commands:
                   reconcile scan at start and every --interval seconds, default 300); Ctrl-C stops
   quarantine [--project P] [--all] [--json]
                   files that could not be indexed, with the reason
+  serve [--port N] [--host 127.0.0.1]
+                  the HTTP service for the JupyterLab panels and notebook maps (loopback only;
+                  JupyterLab starts it behind its authentication at <base_url>/changelab/);
+                  its OpenAPI document is at /openapi.json
 `;
 
 const number = (name: string, value: string | undefined): number | undefined => {
@@ -227,6 +231,18 @@ async function main(argv: string[]): Promise<number> {
       log('stopping');
       await watcher.stop();
       await workspace.close();
+      return 0;
+    }
+    case 'serve': {
+      const { values } = options({ port: { type: 'string' }, host: { type: 'string' } });
+      const { serve } = await import('./serve');
+      const service = await serve({ port: number('port', values.port as string | undefined), host: values.host as string | undefined });
+      console.log(`changelab service on ${service.url} (OpenAPI: ${service.url}/openapi.json); Ctrl-C stops`);
+      await new Promise<void>(resolve => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      await service.close();
       return 0;
     }
     case undefined:

@@ -35,6 +35,7 @@ export { S3ObjectStore, type IS3Settings } from './objects/s3';
 export type { IJobQueue, IJobContext, JobHandler } from './jobs/queue';
 export { InProcessJobQueue } from './jobs/in-process';
 export { RedisJobQueue } from './jobs/redis';
+export { serve, type IServeOptions, type IService } from './serve';
 export * as catalog from './catalog';
 export * as raster from './raster';
 export * as synth from './synth';

@@ -10,7 +10,7 @@ describe('public API of the changelab kernel library', () => {
       'InProcessJobQueue', 'InvalidRasterError', 'LocalObjectStore', 'MIME_PREFIX', 'NotFoundError',
       'RedisJobQueue', 'S3ObjectStore', 'ServiceUnavailableError', 'StorageError', 'ValidationFailedError',
       'Workspace', 'card', 'catalog', 'connect', 'ensureEmbeddedDatabase', 'listMigrations', 'loadConfig', 'migrate',
-      'mimeType', 'progress', 'raster', 'show', 'stopEmbeddedDatabase', 'synth'
+      'mimeType', 'progress', 'raster', 'serve', 'show', 'stopEmbeddedDatabase', 'synth'
     ]);
     expect(Object.keys(changelab.catalog).sort()).toEqual([
       'Catalog', 'CatalogImage', 'CatalogWatcher', 'ImagePage', 'IngestSummary', 'PairList', 'QuarantineList',
