@@ -49,4 +49,21 @@ if ! diff -rq extension/labextension "$dest" >/dev/null 2>&1; then
   log "installing the changelab extension into .venv"
   rm -rf "$dest" && mkdir -p "$(dirname "$dest")" && cp -r extension/labextension "$dest"
 fi
+
+# 7. the changelab service, started by JupyterLab through jupyter-server-proxy at <base_url>/changelab/
+#    (behind Jupyter's own authentication; the service itself binds loopback only)
+proxy_conf="$VENV/etc/jupyter/jupyter_server_config.d/changelab.json"
+want=$(ROOT="$ROOT" node -e '
+  const root = process.env.ROOT;
+  process.stdout.write(JSON.stringify({ ServerProxy: { servers: { changelab: {
+    command: [process.execPath, root + "/kernel-lib/lib/cli.js", "serve", "--port", "{port}"],
+    absolute_url: false,
+    timeout: 120,
+    launcher_entry: { enabled: false },
+    new_browser_tab: false
+  } } } }, null, 2) + "\n");')
+if [ "$(cat "$proxy_conf" 2>/dev/null)" != "$want" ]; then
+  log "registering the changelab service with jupyter-server-proxy"
+  mkdir -p "$(dirname "$proxy_conf")" && printf '%s' "$want" > "$proxy_conf"
+fi
 log "set-up complete"
