@@ -37,5 +37,6 @@ export { InProcessJobQueue } from './jobs/in-process';
 export { RedisJobQueue } from './jobs/redis';
 export { serve, type IServeOptions, type IService } from './serve';
 export * as catalog from './catalog';
+export * as dataset from './dataset';
 export * as raster from './raster';
 export * as synth from './synth';

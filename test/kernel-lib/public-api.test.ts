@@ -9,7 +9,7 @@ describe('public API of the changelab kernel library', () => {
       'AccessDeniedError', 'ChangelabError', 'ConfigError', 'Database', 'DatabaseError', 'ENVIRONMENT_KEYS',
       'InProcessJobQueue', 'InvalidRasterError', 'LocalObjectStore', 'MIME_PREFIX', 'NotFoundError',
       'RedisJobQueue', 'S3ObjectStore', 'ServiceUnavailableError', 'StorageError', 'ValidationFailedError',
-      'Workspace', 'card', 'catalog', 'connect', 'ensureEmbeddedDatabase', 'listMigrations', 'loadConfig', 'migrate',
+      'Workspace', 'card', 'catalog', 'connect', 'dataset', 'ensureEmbeddedDatabase', 'listMigrations', 'loadConfig', 'migrate',
       'mimeType', 'progress', 'raster', 'serve', 'show', 'stopEmbeddedDatabase', 'synth'
     ]);
     expect(Object.keys(changelab.catalog).sort()).toEqual([
