@@ -107,6 +107,11 @@ export class ChangeMetrics {
     this.counts = { tp: 0, fp: 0, fn: 0, tn: 0 };
   }
 
+  /** Sets the counts (a checkpoint saved mid-epoch resumes its epoch's metrics). */
+  restore(c: IConfusion): void {
+    this.counts = { tp: c.tp, fp: c.fp, fn: c.fn, tn: c.tn };
+  }
+
   clone(): ChangeMetrics {
     return new ChangeMetrics(this.threshold);
   }

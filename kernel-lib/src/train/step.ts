@@ -6,7 +6,9 @@ import * as ort from 'onnxruntime-node';
 
 import { ChangelabError } from '../errors';
 import { gradients } from './autodiff';
+import { createRandom, type Seed } from '../synth/random';
 import { Graph, GraphError, Tensor, arrayFor, type TypedArray } from './onnx/graph';
+import * as op from './onnx/ops';
 import { emitOptimizerUpdate, type OptimizerOptions } from './optim';
 
 /** onnxruntime refused a model or failed a step; the cause holds its own message. */
@@ -28,6 +30,17 @@ export interface ITrainingStepOptions {
   buffers?: readonly IBufferUpdate[];
   /** Also return each trainable parameter's gradient as output `grad:<name>` (checks, logging). */
   returnGradients?: boolean;
+  /**
+   * Clip gradients by their global L2 norm before the update, as torch.nn.utils.clip_grad_norm_
+   * (scale max / (norm + 1e-6) when below 1). The norm before clipping is output `grad_norm`.
+   */
+  gradClip?: number;
+  /**
+   * Accumulate gradients over this many steps (each scaled by 1 / k, as Lightning does): the step
+   * takes a boolean input `apply`; the parameters and optimizer state change only when it is true,
+   * and running statistics change every step, as in PyTorch.
+   */
+  accumulate?: number;
 }
 
 /** A non-trained parameter (running statistics) and the value it takes after this step. */
@@ -45,14 +58,22 @@ export interface ITrainingStepModel {
   trainable: { name: string; output: string }[];
   /** Buffers (running statistics): input name and the output holding its next value. */
   buffers: { name: string; output: string }[];
-  /** Optimizer state: input name, output name, shape. */
+  /** Optimizer state (and gradient accumulators): input name, output name, shape. */
   states: { name: string; output: string; shape: readonly number[] }[];
   lossName: string;
+  /** Inputs named `random:*` (dropout masks): uniform [0, 1) values the session draws each step. */
+  randomNames: string[];
+  /** Whether the step takes the boolean `apply` input (gradient accumulation). */
+  accumulates: boolean;
 }
 
 /** Names fed by the session itself; the scalar learning rate and the 1-based step count. */
 export const LR_INPUT = 'lr';
 export const STEP_INPUT = 'step';
+/** Boolean scalar of an accumulating step: true on the micro-step that applies the update. */
+export const APPLY_INPUT = 'apply';
+/** Prefix of inputs the session fills with seeded uniform noise each step (see randomFeeds). */
+export const RANDOM_PREFIX = 'random:';
 const LOSS_OUTPUT = 'loss';
 const nextName = (name: string) => `${name}.next`;
 
@@ -69,15 +90,48 @@ export function buildTrainingStep(options: ITrainingStepOptions): ITrainingStepM
     throw new GraphError('nothing to train: the graph has no parameters');
   }
   const dtype = trainable[0].dtype;
-  const grads = gradients(loss, trainable);
+  const raw = gradients(loss, trainable);
   const lr = graph.input(LR_INPUT, [], dtype);
   const step = graph.input(STEP_INPUT, [], dtype);
+  const k = options.accumulate ?? 1;
+  if (!Number.isInteger(k) || k < 1) {
+    throw new GraphError(`accumulate must be a positive integer, got ${k}`, { accumulate: k });
+  }
+  const extra: Record<string, Tensor> = {};
+  const accumulators: { input: Tensor; output: Tensor }[] = [];
+  let grads = raw;
+  let apply: Tensor | undefined;
+  if (k > 1) {
+    apply = graph.input(APPLY_INPUT, [], 'bool');
+    grads = raw.map((g, i) => {
+      const acc = graph.input(`${trainable[i].name}.grad_acc`, trainable[i].shape, dtype);
+      const total = op.add(acc, op.mul(g, 1 / k));
+      accumulators.push({ input: acc, output: op.where(apply as Tensor, 0, total) });
+      return total;
+    });
+  }
+  if (options.gradClip !== undefined) {
+    if (!(options.gradClip > 0)) {
+      throw new GraphError(`gradClip must be > 0, got ${options.gradClip}`, { gradClip: options.gradClip });
+    }
+    const squares = grads.map(g => op.reduceSum(op.mul(g, g)));
+    const norm = op.sqrt(squares.reduce((a, b) => op.add(a, b)));
+    const coef = op.div(options.gradClip, op.add(norm, 1e-6));
+    const scale = op.where(op.greater(coef, 1), 1, coef);
+    grads = grads.map(g => op.mul(g, scale));
+    extra.grad_norm = norm;
+  }
   const update = emitOptimizerUpdate(graph, options.optimizer, trainable, grads, lr, step);
+  // With accumulation, parameters and state keep their values until the applying micro-step.
+  const gate = (next: Tensor, current: Tensor) => (apply ? op.where(apply, next, current) : next);
 
-  const outputs: Record<string, Tensor> = { [LOSS_OUTPUT]: loss };
-  trainable.forEach((p, i) => (outputs[nextName(p.name)] = update.updated[i]));
+  const outputs: Record<string, Tensor> = { [LOSS_OUTPUT]: loss, ...extra };
+  trainable.forEach((p, i) => (outputs[nextName(p.name)] = gate(update.updated[i], p)));
   for (const s of update.states) {
-    outputs[nextName(s.input.name)] = s.output;
+    outputs[nextName(s.input.name)] = gate(s.output, s.input);
+  }
+  for (const a of accumulators) {
+    outputs[nextName(a.input.name)] = a.output;
   }
   for (const b of buffers) {
     outputs[nextName(b.buffer.name)] = b.next;
@@ -92,16 +146,19 @@ export function buildTrainingStep(options: ITrainingStepOptions): ITrainingStepM
     outputs[name] = t;
   }
   const model = graph.export({ outputs, parameters: 'inputs', name: 'training_step' });
-  const fedBySession = new Set([LR_INPUT, STEP_INPUT, ...graph.parameters.map(p => p.tensor.name), ...update.states.map(s => s.input.name)]);
+  const states = [...update.states, ...accumulators];
+  const fedBySession = new Set([LR_INPUT, STEP_INPUT, APPLY_INPUT, ...graph.parameters.map(p => p.tensor.name), ...states.map(s => s.input.name)]);
   return {
     bytes: model.bytes,
     inputNames: model.inputNames,
     outputNames: model.outputNames,
-    batchNames: model.inputNames.filter(n => !fedBySession.has(n)),
+    batchNames: model.inputNames.filter(n => !fedBySession.has(n) && !n.startsWith(RANDOM_PREFIX)),
     trainable: trainable.map(p => ({ name: p.name, output: nextName(p.name) })),
     buffers: buffers.map(b => ({ name: b.buffer.name, output: nextName(b.buffer.name) })),
-    states: update.states.map(s => ({ name: s.input.name, output: nextName(s.input.name), shape: s.input.shape })),
-    lossName: LOSS_OUTPUT
+    states: states.map(s => ({ name: s.input.name, output: nextName(s.input.name), shape: s.input.shape })),
+    lossName: LOSS_OUTPUT,
+    randomNames: model.inputNames.filter(n => n.startsWith(RANDOM_PREFIX)),
+    accumulates: k > 1
   };
 }
 
@@ -117,6 +174,27 @@ export interface ITrainingSessionOptions extends ITrainingStepOptions {
   /** Initial learning rate; `step({lr})` overrides it per step (schedules). */
   lr: number;
   session?: ort.InferenceSession.SessionOptions;
+  /** Seeds the `random:*` inputs (dropout masks); with the step count it fixes every draw. */
+  randomSeed?: Seed;
+}
+
+/**
+ * The `random:*` inputs of a step: uniform [0, 1) drawn from (seed, input name, step), so a
+ * step's noise depends only on its number, never on the session's history. That is what lets a
+ * checkpoint resume bit for bit (ONNX RandomUniform's generator restarts with each session).
+ */
+export function randomFeeds(names: readonly string[], shapes: ReadonlyMap<string, readonly number[]>, seed: Seed, step: number): Record<string, ort.Tensor> {
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const name of names) {
+    const shape = shapes.get(name) ?? [];
+    const random = createRandom(`${seed}/${name}/${step}`);
+    const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
+    for (let i = 0; i < data.length; i++) {
+      data[i] = random.next();
+    }
+    feeds[name] = new ort.Tensor('float32', data, shape);
+  }
+  return feeds;
 }
 
 type OrtDType = 'float32' | 'float64' | 'int64' | 'int32' | 'bool' | 'uint8';
@@ -130,7 +208,8 @@ export class TrainingSession {
     readonly model: ITrainingStepModel,
     private readonly session: ort.InferenceSession,
     private readonly graph: Graph,
-    public lr: number
+    public lr: number,
+    private readonly randomSeed: Seed
   ) {}
 
   static async create(options: ITrainingSessionOptions): Promise<TrainingSession> {
@@ -141,7 +220,7 @@ export class TrainingSession {
     } catch (cause) {
       throw new TrainingRuntimeError(`onnxruntime could not load the training step: ${String(cause)}`, {}, { cause });
     }
-    const ts = new TrainingSession(model, session, options.graph, options.lr);
+    const ts = new TrainingSession(model, session, options.graph, options.lr, options.randomSeed ?? 'changelab');
     for (const p of options.graph.parameters) {
       ts.values.set(p.tensor.name, new ort.Tensor(p.tensor.dtype as OrtDType, p.value as never, p.tensor.shape));
     }
@@ -158,7 +237,7 @@ export class TrainingSession {
   }
 
   /** Runs one training step on a batch (names as the graph's inputs). Blocks while ORT computes. */
-  async step(batch: Readonly<Record<string, BatchValue>>, options: { lr?: number } = {}): Promise<IStepResult> {
+  async step(batch: Readonly<Record<string, BatchValue>>, options: { lr?: number; apply?: boolean } = {}): Promise<IStepResult> {
     const dtype = this.graph.parameters[0].tensor.dtype as OrtDType;
     const feeds: Record<string, ort.Tensor> = {};
     for (const name of this.model.batchNames) {
@@ -175,6 +254,11 @@ export class TrainingSession {
     const lr = options.lr ?? this.lr;
     feeds[LR_INPUT] = scalarTensor(dtype, lr);
     feeds[STEP_INPUT] = scalarTensor(dtype, this.stepCount + 1);
+    if (this.model.accumulates) {
+      feeds[APPLY_INPUT] = new ort.Tensor('bool', Uint8Array.from([options.apply === false ? 0 : 1]) as never, []);
+    }
+    const shapes = new Map(this.graph.inputs.map(t => [t.name, t.shape] as const));
+    Object.assign(feeds, randomFeeds(this.model.randomNames, shapes, this.randomSeed, this.stepCount + 1));
     let out: ort.InferenceSession.OnnxValueMapType;
     try {
       out = await this.session.run(feeds);

@@ -6,7 +6,7 @@ import { seedToUint32, type Seed } from '../../synth/random';
 import { defaultWeight, fanIn, uniform } from '../init';
 import { Graph, GraphError, Tensor, type TypedArray } from '../onnx/graph';
 import * as op from '../onnx/ops';
-import { type IBufferUpdate } from '../step';
+import { RANDOM_PREFIX, type IBufferUpdate } from '../step';
 
 export type ModelMode = 'train' | 'eval';
 
@@ -141,8 +141,8 @@ export function batchNorm2d(ctx: LayerContext, name: string, x: Tensor): Tensor 
 
 /**
  * nn.Dropout2d in training mode: whole channels zeroed with probability p, the rest scaled by
- * 1 / (1 - p). The mask comes from ONNX RandomUniform, whose generator ORT seeds once per session
- * and advances every run, so each step draws a new mask. Identity in evaluation mode or at p = 0.
+ * 1 / (1 - p). The mask compares a `random:*` input, drawn by the session from its seed and the
+ * step number, with 1 - p, so each step draws a new mask. Identity in evaluation mode or at p = 0.
  */
 export function dropout2d(ctx: LayerContext, x: Tensor, p: number): Tensor {
   if (ctx.mode === 'eval' || p === 0) {
@@ -153,13 +153,9 @@ export function dropout2d(ctx: LayerContext, x: Tensor, p: number): Tensor {
   }
   const g = ctx.graph;
   const shape = [x.shape[0], x.shape[1], 1, 1];
-  const [u] = g.node('RandomUniform', [], [{ shape, dtype: 'float32' }], {
-    shape: { type: 'ints', value: shape },
-    low: { type: 'float', value: 0 },
-    high: { type: 'float', value: 1 },
-    dtype: { type: 'int', value: 1 },
-    seed: { type: 'float', value: ctx.nextSeed() }
-  });
+  // Uniform noise fed by the session per step (see randomFeeds in step.ts), not RandomUniform:
+  // the mask then depends on the step number alone, so a resumed run draws the same masks.
+  const u = g.input(`${RANDOM_PREFIX}dropout${ctx.nextSeed()}`, shape);
   const [keep] = g.node('Less', [u, g.scalar(1 - p)], [{ shape, dtype: 'bool' }]);
   const mask = op.div(op.cast(keep, 'float32'), 1 - p);
   return op.mul(x, mask);
