@@ -100,6 +100,6 @@ export function parseTree(bytes: Buffer, what = '.dir manifest'): ITreeEntry[] {
 
 /** A relative '/'-path that cannot escape its folder. */
 export function safeRelpath(p: string): boolean {
-  return p.length > 0 && !p.startsWith('/') && !p.includes('\0') && !p.includes('\\') &&
+  return p.length > 0 && !p.startsWith('/') && !p.includes('\0') &&
     p.split('/').every(part => part !== '' && part !== '.' && part !== '..');
 }
