@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Real services for the integration tests: PostgreSQL 15 + PostGIS 3, Redis and MinIO, each on a
-# free port on 127.0.0.1, with all their data under one state directory.
+# Real services for the integration tests: PostgreSQL 15 + PostGIS 3, Redis, MinIO and an MLflow
+# tracking server, each on a free port on 127.0.0.1, with all their data under one state directory.
 #
 #   scripts/services.sh start    start what is not running (a no-op when all run); writes and
 #                                prints the path of $STATE/services.env
-#   scripts/services.sh stop     stop all three (data is kept; `start` reuses it)
+#   scripts/services.sh stop     stop all four (data is kept; `start` reuses it)
 #   scripts/services.sh status   print what runs (exit 0 when all selected services run, else 3)
 #   scripts/services.sh env      write and print the path of $STATE/services.env (services must run)
 #
@@ -12,12 +12,18 @@
 #
 # Environment:
 #   CHANGELAB_SERVICES_DIR       state directory (default $ROOT/.changelab-test/services)
-#   CHANGELAB_SERVICES           which services to start (default "postgres redis minio")
+#   CHANGELAB_SERVICES           which services to start (default "postgres redis minio mlflow")
 #   CHANGELAB_SERVICES_TIMEOUT   seconds to wait for each service (default 60)
 #   CHANGELAB_PG_BIN             PostgreSQL binaries (default /usr/lib/postgresql/15/bin)
 #   CHANGELAB_MINIO_BIN          a MinIO server binary to use instead of building one (scripts/minio.sh)
-#   CHANGELAB_PG_PORT / CHANGELAB_REDIS_PORT / CHANGELAB_MINIO_PORT   first port tried
-#                                (defaults 15432 / 16379 / 19000; the MinIO console takes the next free one)
+#   CHANGELAB_PG_PORT / CHANGELAB_REDIS_PORT / CHANGELAB_MINIO_PORT / CHANGELAB_MLFLOW_PORT
+#                                first port tried (defaults 15432 / 16379 / 19000 / 15500; the MinIO
+#                                console takes the next free one)
+#
+# MLflow runs from the oracle environment .venv-oracles-mlflow (scripts/oracles.sh creates it from
+# scripts/requirements-oracles-mlflow.txt): `mlflow server` with a SQLite backend store and a local
+# artifact root under $STATE/mlflow, serving artifacts over HTTP (--serve-artifacts), one worker
+# and no background job runner.
 #
 # Ports: a service gets the port it had last time when that is free, else the first free one from
 # its base (anything listening on it, on any address, counts as taken). The env file always holds
@@ -36,19 +42,20 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 STATE="${CHANGELAB_SERVICES_DIR:-$ROOT/.changelab-test/services}"
-SELECTED="${CHANGELAB_SERVICES:-postgres redis minio}"
+SELECTED="${CHANGELAB_SERVICES:-postgres redis minio mlflow}"
 TIMEOUT="${CHANGELAB_SERVICES_TIMEOUT:-60}"
 PG_BIN="${CHANGELAB_PG_BIN:-/usr/lib/postgresql/15/bin}"
 PG_BASE="${CHANGELAB_PG_PORT:-15432}"
 REDIS_BASE="${CHANGELAB_REDIS_PORT:-16379}"
 MINIO_BASE="${CHANGELAB_MINIO_PORT:-19000}"
+MLFLOW_BASE="${CHANGELAB_MLFLOW_PORT:-15500}"
 HOST=127.0.0.1
 IS_ROOT=0; [ "$(id -u)" -eq 0 ] && IS_ROOT=1
 
 usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
 selected() { [[ " $SELECTED " == *" $1 "* ]]; }
 for s in $SELECTED; do
-  case "$s" in postgres|redis|minio) ;; *) die "CHANGELAB_SERVICES: unknown service '$s' (postgres, redis, minio)";; esac
+  case "$s" in postgres|redis|minio|mlflow) ;; *) die "CHANGELAB_SERVICES: unknown service '$s' (postgres, redis, minio, mlflow)";; esac
 done
 
 mkdir -p "$STATE"
@@ -380,6 +387,91 @@ minio_status() {
   echo "minio     stopped"; return 1
 }
 
+# ----------------------------------------------------------------------------------------- mlflow
+MLFLOW_DIR="$STATE/mlflow"
+MLFLOW_PID="$MLFLOW_DIR/mlflow.pid"
+MLFLOW_LOG="$MLFLOW_DIR/mlflow.log"
+MLFLOW_BIN="$ROOT/.venv-oracles-mlflow/bin/mlflow"
+mlflow_live() { http_ok "$1" /health; }
+mlflow_running_port() {
+  local port
+  pid_alive "$MLFLOW_PID" "mlflow server" || return 1
+  port="$(cat "$MLFLOW_DIR/port" 2>/dev/null)" || return 1
+  mlflow_live "$port" && echo "$port"
+}
+# mlflow_kill_group: `mlflow server` runs uvicorn as a child; both are in the session started by
+# setsid (process group = the server's pid), so the whole group is signalled
+# (without setsid there is no such group, and the pid alone is signalled)
+mlflow_kill_group() {
+  local pid sig="$1"
+  pid="$(tr -dc 0-9 < "$MLFLOW_PID" 2>/dev/null)" || return 0
+  [ -n "$pid" ] || return 0
+  kill "-$sig" -- "-$pid" 2>/dev/null || kill "-$sig" "$pid" 2>/dev/null || true
+}
+mlflow_stop_pid() {
+  local pid
+  pid_alive "$MLFLOW_PID" "mlflow server" || { rm -f "$MLFLOW_PID"; return 0; }
+  pid="$(tr -dc 0-9 < "$MLFLOW_PID")"
+  mlflow_kill_group TERM
+  for _ in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+  if kill -0 "$pid" 2>/dev/null; then log "mlflow (pid $pid) ignored SIGTERM for 30s: killing it"; mlflow_kill_group KILL; fi
+  rm -f "$MLFLOW_PID"
+}
+mlflow_start() {
+  mkdir -p "$MLFLOW_DIR/artifacts"
+  local port pid
+  if port="$(mlflow_running_port)"; then
+    log "mlflow already running on $HOST:$port"
+    TAKEN+="$port "
+    return 0
+  fi
+  [ -x "$MLFLOW_BIN" ] || die "MLflow is not installed ($MLFLOW_BIN missing): run scripts/oracles.sh, which creates .venv-oracles-mlflow from scripts/requirements-oracles-mlflow.txt; or start without it: CHANGELAB_SERVICES=\"postgres redis minio\" $0 start"
+  mlflow_stop_pid   # a hung one
+  pick_port "$(cat "$MLFLOW_DIR/port" 2>/dev/null || true)" "$MLFLOW_BASE"; port="$PORT"
+  echo "$port" > "$MLFLOW_DIR/port"
+  log "mlflow: starting on $HOST:$port (log: $MLFLOW_LOG)"
+  [ ! -s "$MLFLOW_LOG" ] || mv -f "$MLFLOW_LOG" "$MLFLOW_LOG.1"
+  (
+    cd "$MLFLOW_DIR"
+    # no background job runner (a pool of huey consumers): tracking and the registry do not need it
+    export MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false
+    setsid=(); command -v setsid >/dev/null && setsid=(setsid)
+    exec "${setsid[@]}" "$MLFLOW_BIN" server --host "$HOST" --port "$port" --workers 1 \
+      --backend-store-uri "sqlite:///$MLFLOW_DIR/mlflow.db" \
+      --serve-artifacts --artifacts-destination "$MLFLOW_DIR/artifacts" \
+      </dev/null >>"$MLFLOW_LOG" 2>&1 9>&-
+  ) &
+  pid=$!
+  echo "$pid" > "$MLFLOW_PID"
+  # Python imports and the first schema migration of mlflow.db take a while on a busy machine.
+  local deadline=$(( $(date +%s) + (TIMEOUT < 180 ? 180 : TIMEOUT) ))
+  until mlflow_live "$port" >/dev/null 2>&1; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      mlflow_kill_group KILL; rm -f "$MLFLOW_PID"
+      show_log "$MLFLOW_LOG"; die "mlflow exited during start-up (log: $MLFLOW_LOG)"
+    fi
+    if [ "$(date +%s)" -ge "$deadline" ]; then
+      show_log "$MLFLOW_LOG"
+      mlflow_kill_group TERM; sleep 1; mlflow_kill_group KILL; rm -f "$MLFLOW_PID"
+      die "mlflow did not become ready in time (log: $MLFLOW_LOG)"
+    fi
+    sleep 0.5
+  done
+}
+mlflow_stop() {
+  pid_alive "$MLFLOW_PID" "mlflow server" || { rm -f "$MLFLOW_PID"; return 0; }
+  log "mlflow: stopping"
+  mlflow_stop_pid
+}
+mlflow_status() {
+  local port
+  if port="$(mlflow_running_port)"; then
+    echo "mlflow    running  $HOST:$port  pid $(cat "$MLFLOW_PID")  $("$MLFLOW_BIN" --version 2>/dev/null | awk '{print $NF}')  data $MLFLOW_DIR"
+    return 0
+  fi
+  echo "mlflow    stopped"; return 1
+}
+
 # -------------------------------------------------------------------------------------------- env
 write_env() {
   local tmp="$ENV_FILE.tmp" port
@@ -401,6 +493,10 @@ write_env() {
       port="$(redis_running_port)" || die "redis is not running: run scripts/services.sh start"
       echo "export CHANGELAB_TEST_REDIS_URL=redis://$HOST:$port"
     fi
+    if selected mlflow; then
+      port="$(mlflow_running_port)" || die "mlflow is not running: run scripts/services.sh start"
+      echo "export CHANGELAB_TEST_MLFLOW_URL=http://$HOST:$port"
+    fi
   } > "$tmp"
   chmod 600 "$tmp"
   mv "$tmp" "$ENV_FILE"
@@ -418,18 +514,18 @@ cmd="${1:-}"
 case "$cmd" in
   start)
     lock
-    for s in postgres redis minio; do selected "$s" && "${s}_start"; done
+    for s in postgres redis minio mlflow; do selected "$s" && "${s}_start"; done
     write_env
     ;;
   stop)
     lock
-    minio_stop; redis_stop; postgres_stop
+    mlflow_stop; minio_stop; redis_stop; postgres_stop
     rm -f "$ENV_FILE"
     log "services stopped (data kept in $STATE)"
     ;;
   status)
     rc=0
-    for s in postgres redis minio; do
+    for s in postgres redis minio mlflow; do
       if "${s}_status"; then :; elif selected "$s"; then rc=3; fi
     done
     exit "$rc"

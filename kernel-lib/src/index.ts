@@ -40,3 +40,4 @@ export * as catalog from './catalog';
 export * as dataset from './dataset';
 export * as raster from './raster';
 export * as synth from './synth';
+export * as tracking from './tracking';

@@ -10,7 +10,7 @@ describe('public API of the changelab kernel library', () => {
       'InProcessJobQueue', 'InvalidRasterError', 'LocalObjectStore', 'MIME_PREFIX', 'NotFoundError',
       'RedisJobQueue', 'S3ObjectStore', 'ServiceUnavailableError', 'StorageError', 'ValidationFailedError',
       'Workspace', 'card', 'catalog', 'connect', 'dataset', 'ensureEmbeddedDatabase', 'listMigrations', 'loadConfig', 'migrate',
-      'mimeType', 'progress', 'raster', 'serve', 'show', 'stopEmbeddedDatabase', 'synth'
+      'mimeType', 'progress', 'raster', 'serve', 'show', 'stopEmbeddedDatabase', 'synth', 'tracking'
     ]);
     expect(Object.keys(changelab.catalog).sort()).toEqual([
       'Catalog', 'CatalogImage', 'CatalogWatcher', 'ImagePage', 'IngestSummary', 'PairList', 'QuarantineList',
@@ -18,6 +18,10 @@ describe('public API of the changelab kernel library', () => {
     ]);
     expect(Object.keys(changelab.raster).sort()).toEqual([
       'crsKind', 'encodeGeoTiff', 'halveRaster', 'overviewLevelCount', 'writeGeoTiff', 'writeGeoTiffFile'
+    ]);
+    expect(Object.keys(changelab.tracking).sort()).toEqual([
+      'MLFLOW_LIMITS', 'MlflowError', 'MlflowLogger', 'RunConflictError', 'RunDetail', 'RunList', 'WorkspaceLogger',
+      'getModelVersion', 'getRun', 'isValidMlflowKey', 'listRuns', 'loggersFromConfig', 'runArtifactKey', 'workspaceLogger'
     ]);
     expect(Object.keys(changelab.synth).sort()).toEqual([
       'DEFAULT_ORIGIN', 'KOREAN_SITES', 'SYNTHETIC_CRSS', 'createRandom', 'generateBadFiles', 'generatePair',
