@@ -3,6 +3,7 @@
 import type { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 import { CHANGELAB_RENDERER_RANK } from './render/mimetypes';
 import { cardRendererFactory } from './render/renderer';
+import { MAP_RENDERER_RANK, mapRendererFactory } from './map/renderer';
 
 const cardRenderer: IRenderMime.IExtension = {
   id: '@changelab/jupyterlab:card-renderer',
@@ -13,6 +14,15 @@ const cardRenderer: IRenderMime.IExtension = {
   dataType: 'json'
 };
 
+/** Maps (`map(...)` outputs) get the changelab map widget instead of the card. */
+const mapRenderer: IRenderMime.IExtension = {
+  id: '@changelab/jupyterlab:map-renderer',
+  description: 'Renders changelab map outputs (application/vnd.changelab.map+json) as interactive maps.',
+  rendererFactory: mapRendererFactory,
+  rank: MAP_RENDERER_RANK,
+  dataType: 'json'
+};
+
 export {
   MimeTypes,
   CHANGELAB_MIME_TYPES,
@@ -20,4 +30,4 @@ export {
 } from './render/mimetypes';
 export type { IDisplayPayload } from './render/payload';
 
-export default cardRenderer;
+export default [cardRenderer, mapRenderer];

@@ -1,0 +1,226 @@
+// Catalog footprints on the map: polygons on a canvas renderer (one <canvas>, not one SVG node per
+// image) and, when more than `clusterThreshold` are in view, grid clusters with counts instead, so
+// tens of thousands of images stay smooth. Quarantined entries are drawn dashed in the warning
+// colour. A date filter (the time slider) narrows what is drawn; a click selects an image.
+import * as L from 'leaflet';
+import type { FeatureCollection } from 'geojson';
+import type { IFootprintFeature } from './service';
+
+export interface IFootprintsOptions {
+  pane: string;
+  /** Above this many footprints in view, draw clusters. Default 2000. */
+  clusterThreshold?: number;
+  /** Cluster cell size in screen pixels. Default 72. */
+  clusterCell?: number;
+  onSelect?: (feature: IFootprintFeature) => void;
+}
+
+interface IIndexed {
+  feature: IFootprintFeature;
+  bounds: L.LatLngBounds;
+  centre: L.LatLng;
+  date: string | null;
+}
+
+/** A theme colour from JupyterLab's CSS variables (canvas drawing cannot read them itself). */
+export function themeColour(node: HTMLElement, variable: string, fallback: string): string {
+  const value = getComputedStyle(node).getPropertyValue(variable).trim();
+  return value || fallback;
+}
+
+export class FootprintsLayer extends L.LayerGroup {
+  /** Footprints drawn after the latest update (as polygons or inside clusters). */
+  visibleCount = 0;
+  /** 'polygons' or 'clusters', after the latest update. */
+  mode: 'polygons' | 'clusters' = 'polygons';
+  /** Milliseconds the latest full redraw took (building the layers; Leaflet paints on the next frame). */
+  lastDrawMs = 0;
+
+  private _items: IIndexed[] = [];
+  private _date: string | null = null;
+  private _renderer: L.Canvas;
+  private _polygons: L.GeoJSON | null = null;
+  private _selected: number | null = null;
+  private _opts: IFootprintsOptions;
+
+  constructor(options: IFootprintsOptions) {
+    super([], { pane: options.pane });
+    this._opts = options;
+    this._renderer = L.canvas({ pane: options.pane, padding: 0.2 });
+  }
+
+  override onAdd(map: L.Map): this {
+    super.onAdd(map);
+    map.on('moveend', this._update, this);
+    this._rebuild();
+    return this;
+  }
+
+  override onRemove(map: L.Map): this {
+    map.off('moveend', this._update, this);
+    return super.onRemove(map);
+  }
+
+  /** Replaces the footprints. */
+  setData(features: IFootprintFeature[]): void {
+    this._items = [];
+    for (const feature of features) {
+      if (!feature.geometry) {
+        continue;
+      }
+      const bounds = L.geoJSON(feature.geometry).getBounds();
+      if (!bounds.isValid()) {
+        continue;
+      }
+      this._items.push({ feature, bounds, centre: bounds.getCenter(), date: feature.properties.captureTime?.slice(0, 10) ?? null });
+    }
+    this._rebuild();
+  }
+
+  get features(): IFootprintFeature[] {
+    return this._items.map(i => i.feature);
+  }
+
+  /** Only footprints captured on this UTC day (YYYY-MM-DD); null for all. */
+  setDate(date: string | null): void {
+    this._date = date;
+    this._rebuild();
+  }
+
+  /** The extent of all footprints, or null when there are none. */
+  extent(): L.LatLngBounds | null {
+    if (!this._items.length) {
+      return null;
+    }
+    const b = L.latLngBounds(this._items[0].bounds.getSouthWest(), this._items[0].bounds.getNorthEast());
+    for (const i of this._items) {
+      b.extend(i.bounds);
+    }
+    return b;
+  }
+
+  select(id: number | null): void {
+    this._selected = id;
+    this._polygons?.setStyle(f => this._style(f as unknown as IFootprintFeature));
+  }
+
+  private _filtered(): IIndexed[] {
+    return this._date ? this._items.filter(i => i.date === this._date) : this._items;
+  }
+
+  private _style(feature: IFootprintFeature): L.PathOptions {
+    const node = this._map?.getContainer() ?? document.body;
+    const quarantined = feature.properties.quarantined;
+    const colour = quarantined ? themeColour(node, '--jp-warn-color0', '#f57c00') : themeColour(node, '--jp-brand-color1', '#1976d2');
+    const selected = feature.properties.id === this._selected;
+    return {
+      color: selected ? themeColour(node, '--jp-accent-color1', '#e65100') : colour,
+      weight: selected ? 3 : 1.5,
+      fillColor: colour,
+      fillOpacity: selected ? 0.25 : 0.08,
+      dashArray: quarantined ? '4 4' : undefined
+    };
+  }
+
+  /** Rebuilds the polygon layer (data or filter changed), then decides polygons or clusters. */
+  private _rebuild(): void {
+    if (!this._map) {
+      return;
+    }
+    const started = performance.now();
+    if (this._polygons) {
+      this.removeLayer(this._polygons);
+    }
+    const items = this._filtered();
+    this._polygons = L.geoJSON(
+      { type: 'FeatureCollection', features: items.map(i => i.feature) } as FeatureCollection,
+      {
+        pane: this._opts.pane,
+        // A canvas renderer: one element for all polygons; hit testing stays in Leaflet.
+        renderer: this._renderer,
+        style: f => this._style(f as unknown as IFootprintFeature),
+        pointToLayer: (_f, latlng) => L.circleMarker(latlng, { radius: 5, renderer: this._renderer, pane: this._opts.pane }),
+        onEachFeature: (f, layer) => {
+          layer.on('click', () => this._opts.onSelect?.(f as unknown as IFootprintFeature));
+        }
+      } as L.GeoJSONOptions
+    );
+    this._update();
+    this.lastDrawMs = performance.now() - started;
+  }
+
+  private _clusters: L.LayerGroup | null = null;
+
+  /** After a move: polygons when few are in view, clusters when many. */
+  private _update(): void {
+    const map = this._map;
+    if (!map || !this._polygons) {
+      return;
+    }
+    const view = map.getBounds();
+    const inView = this._filtered().filter(i => view.intersects(i.bounds));
+    this.visibleCount = inView.length;
+    const threshold = this._opts.clusterThreshold ?? 2000;
+    if (this._clusters) {
+      this.removeLayer(this._clusters);
+      this._clusters = null;
+    }
+    if (inView.length <= threshold) {
+      this.mode = 'polygons';
+      if (!this.hasLayer(this._polygons)) {
+        this.addLayer(this._polygons);
+      }
+    } else {
+      this.mode = 'clusters';
+      if (this.hasLayer(this._polygons)) {
+        this.removeLayer(this._polygons);
+      }
+      this._clusters = this._cluster(map, inView);
+      this.addLayer(this._clusters);
+    }
+    this.fire('footprintsupdate', { count: this.visibleCount, mode: this.mode });
+  }
+
+  private _cluster(map: L.Map, items: IIndexed[]): L.LayerGroup {
+    const cell = this._opts.clusterCell ?? 72;
+    const cells = new Map<string, { n: number; bounds: L.LatLngBounds; x: number; y: number; quarantined: number }>();
+    for (const item of items) {
+      const p = map.latLngToContainerPoint(item.centre);
+      const key = `${Math.floor(p.x / cell)},${Math.floor(p.y / cell)}`;
+      const c = cells.get(key);
+      if (c) {
+        c.n++;
+        c.bounds.extend(item.bounds);
+        c.x += p.x;
+        c.y += p.y;
+        c.quarantined += item.feature.properties.quarantined ? 1 : 0;
+      } else {
+        cells.set(key, {
+          n: 1,
+          bounds: L.latLngBounds(item.bounds.getSouthWest(), item.bounds.getNorthEast()),
+          x: p.x,
+          y: p.y,
+          quarantined: item.feature.properties.quarantined ? 1 : 0
+        });
+      }
+    }
+    const group = L.layerGroup();
+    for (const c of cells.values()) {
+      const at = map.containerPointToLatLng([c.x / c.n, c.y / c.n]);
+      const size = Math.round(24 + Math.min(24, Math.log10(c.n) * 8));
+      const marker = L.marker(at, {
+        pane: this._opts.pane,
+        keyboard: true,
+        title: `${c.n} images here; activate to zoom in`,
+        icon: L.divIcon({
+          className: `jp-changelab-map-cluster${c.quarantined ? ' jp-mod-quarantined' : ''}`,
+          html: `<span>${c.n >= 1000 ? `${Math.round(c.n / 100) / 10}k` : c.n}</span>`,
+          iconSize: [size, size]
+        })
+      });
+      marker.on('click', () => map.fitBounds(c.bounds, { padding: [20, 20] }));
+      group.addLayer(marker);
+    }
+    return group;
+  }
+}
