@@ -1,6 +1,6 @@
 // Learning-rate schedules as pure functions of the optimizer step, since the training graph takes
 // the learning rate as an input each step: no scheduler state to save, a resumed run recomputes it.
-// Formulas follow torch.optim.lr_scheduler (StepLR, CosineAnnealingLR's closed form, a linear
+// Formulas follow torch.optim.lr_scheduler (StepLR, CosineAnnealingLR (closed form), a linear
 // warm-up as LinearLR from `warmupStartFactor`), stepped per optimizer step, not per epoch.
 
 import { GraphError } from './onnx/graph';
@@ -41,7 +41,8 @@ export function learningRate(base: number, t: number, options: IScheduleOptions 
         throw new GraphError(`cosine schedule needs tMax > 0, got ${s.tMax}`);
       }
       const etaMin = s.etaMin ?? 0;
-      return etaMin + ((base - etaMin) * (1 + Math.cos((Math.PI * Math.min(u, s.tMax)) / s.tMax))) / 2;
+      // Periodic past tMax, as PyTorch's CosineAnnealingLR (set tMax to the run's length).
+      return etaMin + ((base - etaMin) * (1 + Math.cos((Math.PI * u) / s.tMax))) / 2;
     }
     case 'poly':
       return base * Math.max(0, 1 - Math.min(u, s.totalSteps) / s.totalSteps) ** (s.power ?? 1);

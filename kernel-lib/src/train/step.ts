@@ -203,6 +203,8 @@ type OrtDType = 'float32' | 'float64' | 'int64' | 'int32' | 'bool' | 'uint8';
 export class TrainingSession {
   private values = new Map<string, ort.Tensor>();
   private stepCount = 0;
+  /** Updates applied (differs from stepCount with gradient accumulation); Adam's step number. */
+  private updates = 0;
 
   private constructor(
     readonly model: ITrainingStepModel,
@@ -253,9 +255,10 @@ export class TrainingSession {
     }
     const lr = options.lr ?? this.lr;
     feeds[LR_INPUT] = scalarTensor(dtype, lr);
-    feeds[STEP_INPUT] = scalarTensor(dtype, this.stepCount + 1);
+    feeds[STEP_INPUT] = scalarTensor(dtype, this.updates + 1);
+    const apply = !this.model.accumulates || options.apply !== false;
     if (this.model.accumulates) {
-      feeds[APPLY_INPUT] = new ort.Tensor('bool', Uint8Array.from([options.apply === false ? 0 : 1]) as never, []);
+      feeds[APPLY_INPUT] = new ort.Tensor('bool', Uint8Array.from([apply ? 1 : 0]) as never, []);
     }
     const shapes = new Map(this.graph.inputs.map(t => [t.name, t.shape] as const));
     Object.assign(feeds, randomFeeds(this.model.randomNames, shapes, this.randomSeed, this.stepCount + 1));
@@ -272,6 +275,9 @@ export class TrainingSession {
       this.values.set(s.name, out[s.output] as ort.Tensor);
     }
     this.stepCount++;
+    if (apply) {
+      this.updates++;
+    }
     const outputs: Record<string, ort.Tensor> = {};
     for (const name of this.model.outputNames) {
       if (name !== this.model.lossName && !name.endsWith('.next')) {
