@@ -28,6 +28,9 @@ commands:
                   reconcile scan at start and every --interval seconds, default 300); Ctrl-C stops
   quarantine [--project P] [--all] [--json]
                   files that could not be indexed, with the reason
+  dataset list|build|commit|push|pull|checkout|log|diff|status|remote|lineage ...
+                  dataset versions in DVC's formats (MinIO/S3 or folder remote);
+                  \`changelab dataset help\` lists the options
   serve [--port N] [--host 127.0.0.1]
                   the HTTP service for the JupyterLab panels and notebook maps (loopback only;
                   JupyterLab starts it behind its authentication at <base_url>/changelab/);
@@ -245,6 +248,8 @@ async function main(argv: string[]): Promise<number> {
       await service.close();
       return 0;
     }
+    case 'dataset':
+      return (await import('./dataset/cli')).runDatasetCommand(rest);
     case undefined:
     case 'help':
     case '--help':

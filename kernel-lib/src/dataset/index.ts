@@ -28,6 +28,8 @@ export { DatasetDiff, DatasetStatusList, TransferSummary, VersionList, type IDat
 export { treeMd5, treeBytes, parseTree, type ITreeEntry } from './dvc-tree';
 export { parseDvcFile, formatDvcFile, type IDvcFile, type IDvcOut } from './dvc-file';
 export type { IDatasetUse } from './lineage';
+export { build, type IBuildOptions, type ISyntheticSource } from './build';
+export { DEFAULT_FRACTIONS, type SplitFractions } from './splits';
 export {
   MANIFEST_FILE,
   type DatasetSplit,

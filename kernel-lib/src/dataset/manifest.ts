@@ -47,7 +47,12 @@ export interface IDatasetManifest {
   bands: number;
   seed: string;
   /** How splits were drawn (spatial blocks, fractions). */
-  splits: { block: number; fractions: Record<DatasetSplit, number> };
+  splits: {
+    block: number;
+    fractions: Record<DatasetSplit, number>;
+    /** Chips left out because their window crossed blocks of different splits (or a missing image). */
+    dropped?: number;
+  };
   images: IDatasetImage[];
   chips: IDatasetChip[];
 }
