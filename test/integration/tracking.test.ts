@@ -10,6 +10,7 @@ import * as fs from 'fs';
 import * as net from 'net';
 import * as path from 'path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { imagesForRun } from '../../kernel-lib/src/dataset/lineage';
 import type { IDatasetRef } from '../../kernel-lib/src/dataset/manifest';
 import { getRun, listRuns, loggersFromConfig, MlflowLogger, type WorkspaceLogger } from '../../kernel-lib/src/tracking';
 import type { ITrainLogger } from '../../kernel-lib/src/train/logger';
@@ -206,6 +207,7 @@ describe.runIf(ready)('tracking: server workspace + real MLflow server (MlflowCl
       'changelab.dataset.md5': dataset.md5
     });
     expect(run.dataset).toEqual(dataset);
+    expect((await imagesForRun(ws.db, local.runId)).sort((x, y) => x - y)).toEqual(dataset.imageIds);
 
     // Model registry: version 1 of the model, aliased champion, pointing at this run's model folder.
     expect(back.model).toEqual({

@@ -2,6 +2,7 @@
 // model versions in the catalog database (migration 0006), artifact bytes in the object store under
 // `runs/<id>/`. The workspace logger writes through it; `listRuns` / `getRun` and the panels read it.
 import { randomUUID } from 'crypto';
+import { recordUse } from '../dataset/lineage';
 import type { IDatasetRef } from '../dataset/manifest';
 import type { Database, IQueryable } from '../db/database';
 import { ChangelabError, NotFoundError } from '../errors';
@@ -179,17 +180,23 @@ export class RunStore {
     return out;
   }
 
+  /** The dataset version the run trained on: stored on the run and recorded in the lineage table. */
   async setDataset(run: string, dataset: IDatasetRef): Promise<void> {
     for (const id of dataset.imageIds) {
       if (!Number.isSafeInteger(id)) {
         throw new RunConflictError(`dataset ${dataset.name}: image id ${id} is not an integer`, { dataset: dataset.name, id });
       }
     }
-    await this.db.query(
-      `UPDATE training_runs SET dataset_name = $2, dataset_rev = $3, dataset_md5 = $4, dataset_path = $5,
-         dataset_image_ids = $6::bigint[] WHERE id = $1`,
-      [run, dataset.name, dataset.rev, dataset.md5, dataset.path, dataset.imageIds]
-    );
+    await this.db.transaction(async tx => {
+      await tx.query(
+        `UPDATE training_runs SET dataset_name = $2, dataset_rev = $3, dataset_md5 = $4, dataset_path = $5,
+           dataset_image_ids = $6::bigint[] WHERE id = $1`,
+        [run, dataset.name, dataset.rev, dataset.md5, dataset.path, dataset.imageIds]
+      );
+      // The dataset module's lineage table, so `changelab dataset lineage --run ID` finds this run;
+      // it also refuses a reference that is not a committed version (rev and .dir md5).
+      await recordUse(tx, this.project, run, dataset);
+    });
   }
 
   /** Records where else the run was logged (e.g. its MLflow run). */

@@ -5,6 +5,7 @@ import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { imagesForRun } from '../../../kernel-lib/src/dataset/lineage';
 import type { IDatasetRef } from '../../../kernel-lib/src/dataset/manifest';
 import { stopEmbeddedDatabase } from '../../../kernel-lib/src/db/embedded';
 import { NotFoundError, StorageError } from '../../../kernel-lib/src/errors';
@@ -77,6 +78,8 @@ describe('workspace run store (embedded)', () => {
     expect(run.history('val/iou')).toEqual(sent['val/iou']);
     expect(r.latestMetrics).toEqual({ 'train/loss': 1 / 20, 'val/iou': 19 / 25 });
     expect(r.dataset).toEqual(dataset);
+    // Lineage through the dataset module's table: the images behind the run.
+    expect((await imagesForRun(ws.db, r.id)).sort((x, y) => x - y)).toEqual([...dataset.imageIds].sort((x, y) => x - y));
     expect(r.artifacts.map(a => a.path)).toEqual([
       'checkpoints/epoch=3/optim/adam.bin',
       'checkpoints/epoch=3/params.bin',
@@ -138,6 +141,7 @@ describe('workspace run store (embedded)', () => {
     await logger.logHyperparams({ lr: 0.1, wd: 0 }); // same value again: fine
     await expect(logger.logHyperparams({ lr: 0.2 })).rejects.toThrow(RunConflictError);
     await expect(logger.logHyperparams({ lr: 0.2 })).rejects.toThrow(/parameter lr .* "0\.1"; it cannot change to "0\.2"/);
+    await expect(logger.logDataset({ ...dataset, rev: 'main' })).rejects.toThrow(/committed dataset reference/);
     await expect(logger.logArtifact(path.join(files, 'missing.onnx'), 'model/model.onnx')).rejects.toThrow(NotFoundError);
     await expect(logger.logArtifact(path.join(files, 'model.onnx'), '../escape.onnx')).rejects.toThrow(StorageError);
     await expect(logger.registerModel('cd-errors', 'model', 'champion')).rejects.toThrow(/has no artifact model/);
@@ -149,6 +153,7 @@ describe('workspace run store (embedded)', () => {
     const r = (await getRun(ws, logger.runId)).run;
     expect(r.params).toEqual({ lr: '0.1', wd: '0' });
     expect(r.models).toEqual([]);
+    expect(r.dataset).toBeNull(); // the refused reference left nothing behind
     expect(r.artifacts.map(a => a.path)).toEqual(['model/model.onnx']);
   });
 
@@ -171,7 +176,7 @@ describe('workspace run store (embedded)', () => {
 
   it('lists runs newest first, filtered by experiment, status and dataset', async () => {
     const made: string[] = [];
-    for (const [i, ds] of [[0, { ...dataset, rev: 'aaaa' }], [1, { ...dataset, rev: 'bbbb' }], [2, undefined]] as const) {
+    for (const [i, ds] of [[0, { ...dataset, rev: 'a'.repeat(40) }], [1, { ...dataset, rev: 'b'.repeat(40) }], [2, undefined]] as const) {
       const logger = workspaceLogger(ws, { experiment: 'store-list', runName: `r${i}` });
       await logger.logMetrics({ 'val/iou': 0.5 + i / 10 }, 0);
       await logger.logMetrics({ 'val/iou': 0.6 + i / 10 }, 1);
@@ -186,15 +191,15 @@ describe('workspace run store (embedded)', () => {
     expect(all.runs.map(r => r.id)).toEqual([...made].reverse());
     expect(all.runs.map(r => r.latestMetrics['val/iou'])).toEqual([0.8, 0.7, 0.6].map(v => expect.closeTo(v, 12)));
     expect((await listRuns(ws, { experiment: 'store-list', status: 'FAILED' })).runs.map(r => r.name)).toEqual(['r2']);
-    expect((await listRuns(ws, { dataset: { name: dataset.name, rev: 'bbbb' } })).runs.map(r => r.id)).toEqual([made[1]]);
+    expect((await listRuns(ws, { dataset: { name: dataset.name, rev: 'b'.repeat(40) } })).runs.map(r => r.id)).toEqual([made[1]]);
     expect((await listRuns(ws, { experiment: 'no-such-experiment' })).runs).toEqual([]);
     const bundle = all.toDisplay();
     const table = (bundle.data['application/vnd.changelab.table+json'] as { table: { columns: string[]; rows: unknown[][] } }).table;
     expect(table.columns).toEqual(['run', 'name', 'experiment', 'status', 'started', 'seconds', 'dataset', 'val/iou']);
     expect(table.rows.map(r => [r[1], r[3], r[6]])).toEqual([
       ['r2', 'FAILED', null],
-      ['r1', 'FINISHED', 'seoul-pairs@bbbb'],
-      ['r0', 'FINISHED', 'seoul-pairs@aaaa']
+      ['r1', 'FINISHED', 'seoul-pairs@bbbbbbbb'],
+      ['r0', 'FINISHED', 'seoul-pairs@aaaaaaaa']
     ]);
     await expect(listRuns(ws, { limit: 0 })).rejects.toThrow(/limit/);
   });
