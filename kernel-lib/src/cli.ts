@@ -31,6 +31,8 @@ commands:
   dataset list|build|commit|push|pull|checkout|log|diff|status|remote|lineage ...
                   dataset versions in DVC's formats (MinIO/S3 or folder remote);
                   \`changelab dataset help\` lists the options
+  runs [list|show ID|model NAME VERSION|ALIAS] [--experiment E] [--status S] [--json]
+                  tracked training runs: params, metrics, artifacts, dataset, model versions
   serve [--port N] [--host 127.0.0.1]
                   the HTTP service for the JupyterLab panels and notebook maps (loopback only;
                   JupyterLab starts it behind its authentication at <base_url>/changelab/);
@@ -250,6 +252,18 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'dataset':
       return (await import('./dataset/cli')).runDatasetCommand(rest);
+    case 'runs': {
+      const { runsCommand, RunsUsageError, RUNS_USAGE } = await import('./tracking/cli');
+      try {
+        return await runsCommand(rest);
+      } catch (error) {
+        if (error instanceof RunsUsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+          console.error(`error: ${(error as Error).message}\n\n${RUNS_USAGE}`);
+          return 2;
+        }
+        throw error;
+      }
+    }
     case undefined:
     case 'help':
     case '--help':
