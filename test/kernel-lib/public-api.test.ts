@@ -27,6 +27,12 @@ describe('public API of the changelab kernel library', () => {
       'DEFAULT_ORIGIN', 'KOREAN_SITES', 'SYNTHETIC_CRSS', 'createRandom', 'generateBadFiles', 'generatePair',
       'georeferenceScene', 'metresPerDegreeLatitude', 'metresPerDegreeLongitude', 'writeSyntheticSet'
     ]);
+    expect(Object.keys(changelab.dataset).sort()).toEqual([
+      'DATASETS_DIR', 'DEFAULT_FRACTIONS', 'DatasetDiff', 'DatasetRepository', 'DatasetStatusList', 'MANIFEST_FILE',
+      'TransferSummary', 'VersionList', 'build', 'checkout', 'commit', 'datasetsForRun', 'diff', 'formatDvcFile',
+      'imagesForRun', 'list', 'log', 'open', 'parseDvcFile', 'parseTree', 'pull', 'push', 'recordUse', 'ref',
+      'runsForImage', 'runsForVersion', 'setRemote', 'status', 'treeBytes', 'treeMd5'
+    ]);
   });
 
   it('roots every error class at ChangelabError', () => {
