@@ -51,19 +51,28 @@ if ! diff -rq extension/labextension "$dest" >/dev/null 2>&1; then
 fi
 
 # 7. the changelab service, started by JupyterLab through jupyter-server-proxy at <base_url>/changelab/
-#    (behind Jupyter's own authentication; the service itself binds loopback only)
-proxy_conf="$VENV/etc/jupyter/jupyter_server_config.d/changelab.json"
-want=$(ROOT="$ROOT" node -e '
-  const root = process.env.ROOT;
-  process.stdout.write(JSON.stringify({ ServerProxy: { servers: { changelab: {
-    command: [process.execPath, root + "/kernel-lib/lib/cli.js", "serve", "--port", "{port}"],
+#    (behind Jupyter's own authentication; the service itself binds loopback only). Trait settings
+#    are read from jupyter_server_config.json, not from the .d folder (that one only enables
+#    extensions), so the entry is merged into the environment's jupyter_server_config.json.
+proxy_conf="$VENV/etc/jupyter/jupyter_server_config.json"
+rm -f "$VENV/etc/jupyter/jupyter_server_config.d/changelab.json"
+mkdir -p "$(dirname "$proxy_conf")"
+ROOT="$ROOT" CONF="$proxy_conf" node -e '
+  const fs = require("fs");
+  const file = process.env.CONF;
+  const config = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, "utf8")) : {};
+  const entry = {
+    command: [process.execPath, process.env.ROOT + "/kernel-lib/lib/cli.js", "serve", "--port", "{port}"],
     absolute_url: false,
     timeout: 120,
     launcher_entry: { enabled: false },
     new_browser_tab: false
-  } } } }, null, 2) + "\n");')
-if [ "$(cat "$proxy_conf" 2>/dev/null)" != "$want" ]; then
-  log "registering the changelab service with jupyter-server-proxy"
-  mkdir -p "$(dirname "$proxy_conf")" && printf '%s' "$want" > "$proxy_conf"
-fi
+  };
+  config.ServerProxy ??= {};
+  config.ServerProxy.servers ??= {};
+  if (JSON.stringify(config.ServerProxy.servers.changelab) !== JSON.stringify(entry)) {
+    config.ServerProxy.servers.changelab = entry;
+    fs.writeFileSync(file, JSON.stringify(config, null, 2) + "\n");
+    console.error("[changelab] registered the changelab service with jupyter-server-proxy");
+  }'
 log "set-up complete"

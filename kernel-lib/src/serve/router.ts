@@ -204,6 +204,10 @@ export class Router {
     }
     const query: Record<string, QueryValue> = {};
     for (const name of new Set(url.searchParams.keys())) {
+      if (name === 'token') {
+        // Jupyter's own credential, forwarded by jupyter-server-proxy; it was checked there.
+        continue;
+      }
       const spec = specs[name];
       if (!spec) {
         const known = Object.keys(specs);
