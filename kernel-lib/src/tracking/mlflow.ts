@@ -6,6 +6,8 @@
 // retried with back-off, then the outbox waits a cool-down); what could not be delivered by
 // `finalize` is reported as a warning. The workspace's own run stays complete either way.
 import * as fs from 'fs';
+import * as http from 'http';
+import * as https from 'https';
 import * as os from 'os';
 import type { IDatasetRef } from '../dataset/manifest';
 import { ChangelabError, NotFoundError } from '../errors';
@@ -97,6 +99,20 @@ export function isValidMlflowKey(key: string): boolean {
   return !key.startsWith('/') && !parts.some((p, i) => p === '..' || p === '.' || (p === '' && i > 0));
 }
 
+/** An MLflow error answer (`{error_code, message}`, or any text) as an MlflowError. */
+function httpError(method: string, path: string, status: number, text: string): MlflowError {
+  let errorCode: string | undefined;
+  let message = text.slice(0, 500);
+  try {
+    const j = JSON.parse(text) as { error_code?: string; message?: string };
+    errorCode = j.error_code;
+    message = j.message ?? message;
+  } catch {
+    // not JSON: keep the text
+  }
+  return new MlflowError(`${method} ${path} -> ${status}${errorCode ? ` ${errorCode}` : ''}: ${message}`, status, errorCode, TRANSIENT_STATUS(status));
+}
+
 const encodeDouble = (v: number): number | string => (Number.isFinite(v) ? v : Number.isNaN(v) ? 'NaN' : v > 0 ? 'Infinity' : '-Infinity');
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
 const TRANSIENT_STATUS = (s: number) => s === 0 || s === 408 || s === 429 || s >= 500;
@@ -121,6 +137,7 @@ export class MlflowLogger implements ITrainLogger {
   private droppedMetrics = 0;
   private readonly warnedKeys = new Set<string>();
   private readonly uploaded = new Set<string>();
+  private readonly authorization: string | undefined;
 
   constructor(options: IMlflowLoggerOptions) {
     let base: URL;
@@ -133,7 +150,13 @@ export class MlflowLogger implements ITrainLogger {
       throw new ChangelabError(`MLflow tracking URI must be http:// or https:// (got ${options.trackingUri})`, { trackingUri: options.trackingUri });
     }
     this.options = options;
-    this.trackingUri = options.trackingUri.replace(/\/+$/, '');
+    // fetch refuses URLs with credentials: user:password@host becomes a Basic authorization header.
+    if (base.username || base.password) {
+      this.authorization = `Basic ${Buffer.from(`${decodeURIComponent(base.username)}:${decodeURIComponent(base.password)}`).toString('base64')}`;
+      base.username = '';
+      base.password = '';
+    }
+    this.trackingUri = base.toString().replace(/\/+$/, '');
     this.experiment = options.experiment ?? 'default';
     this.runName = options.runName;
     this.fetchImpl = options.fetch ?? fetch;
@@ -337,12 +360,16 @@ export class MlflowLogger implements ITrainLogger {
 
   // ------------------------------------------------------------------------------------ REST
 
-  private async request<T>(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown, contentType?: string): Promise<T> {
+  private request<T>(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown, contentType?: string): Promise<T> {
+    return this.withRetries(() => this.requestOnce<T>(method, path, body, contentType));
+  }
+
+  private async withRetries<T>(attempt1: () => Promise<T>): Promise<T> {
     const retries = this.options.retries ?? 3;
     const delay = this.options.retryDelayMs ?? 250;
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.requestOnce<T>(method, path, body, contentType);
+        return await attempt1();
       } catch (e) {
         if (!(e instanceof MlflowError) || !e.transient || attempt >= retries) {
           throw e;
@@ -359,7 +386,10 @@ export class MlflowLogger implements ITrainLogger {
     try {
       res = await this.fetchImpl(url, {
         method,
-        headers: payload === undefined ? {} : { 'Content-Type': contentType ?? 'application/json' },
+        headers: {
+          ...(payload === undefined ? {} : { 'Content-Type': contentType ?? 'application/json' }),
+          ...(this.authorization ? { Authorization: this.authorization } : {})
+        },
         body: payload,
         signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000)
       });
@@ -369,16 +399,7 @@ export class MlflowLogger implements ITrainLogger {
     }
     const text = await res.text().catch(() => '');
     if (!res.ok) {
-      let errorCode: string | undefined;
-      let message = text.slice(0, 500);
-      try {
-        const j = JSON.parse(text) as { error_code?: string; message?: string };
-        errorCode = j.error_code;
-        message = j.message ?? message;
-      } catch {
-        // not JSON: keep the text
-      }
-      throw new MlflowError(`${method} ${path} -> ${res.status}${errorCode ? ` ${errorCode}` : ''}: ${message}`, res.status, errorCode, TRANSIENT_STATUS(res.status));
+      throw httpError(method, path, res.status, text);
     }
     if (text === '') {
       return {} as T;
@@ -528,14 +549,59 @@ export class MlflowLogger implements ITrainLogger {
   }
 
   private async upload(f: IArtifactFile): Promise<void> {
-    let blob: Blob;
+    // Gone since it was logged (a temporary checkpoint): nothing to retry.
+    const gone = (cause: unknown) => new MlflowError(`artifact ${f.path}: ${f.file} can no longer be read`, 400, 'LOCAL_FILE_GONE', false, { cause });
+    let size: number;
     try {
-      blob = await fs.openAsBlob(f.file);
+      size = (await fs.promises.stat(f.file)).size;
     } catch (cause) {
-      // Gone since it was logged (a temporary checkpoint): nothing to retry.
-      throw new MlflowError(`artifact ${f.path}: ${f.file} can no longer be read`, 400, 'LOCAL_FILE_GONE', false, { cause });
+      throw gone(cause);
     }
-    await this.request('PUT', this.artifactUrlPath(f.path), blob, 'application/octet-stream');
+    const urlPath = this.artifactUrlPath(f.path);
+    if (this.options.fetch) {
+      // An injected transport (tests) gets the file as a Blob.
+      await this.request('PUT', urlPath, await fs.openAsBlob(f.file), 'application/octet-stream');
+      return;
+    }
+    // Streamed with node:http: fetch's web-stream body was ~2x slower than MLflow's Python client
+    // for large files, node:http is on par (50 MB: ~0.25 s against ~0.3 s, loopback).
+    await this.withRetries(() => this.streamPut(urlPath, f.file, size, gone));
+  }
+
+  private streamPut(urlPath: string, file: string, size: number, gone: (cause: unknown) => MlflowError): Promise<void> {
+    const url = new URL(`${this.trackingUri}${urlPath}`);
+    const idleMs = this.options.timeoutMs ?? 30_000;
+    return new Promise<void>((resolve, reject) => {
+      const headers: Record<string, string | number> = { 'Content-Type': 'application/octet-stream', 'Content-Length': size };
+      if (this.authorization) {
+        headers.Authorization = this.authorization;
+      }
+      const req = (url.protocol === 'https:' ? https : http).request(url, { method: 'PUT', headers }, res => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', cause => reject(new MlflowError(`PUT ${urlPath}: the answer broke off`, 0, undefined, true, { cause })));
+        res.on('end', () => {
+          const status = res.statusCode ?? 0;
+          if (status >= 200 && status < 300) {
+            resolve();
+          } else {
+            reject(httpError('PUT', urlPath, status, Buffer.concat(chunks).toString('utf8')));
+          }
+        });
+      });
+      // A time limit on silence, not on the whole upload: large models take as long as they take.
+      req.setTimeout(idleMs, () => req.destroy(new Error(`no progress for ${idleMs} ms`)));
+      req.on('error', cause => {
+        const reason = (cause as NodeJS.ErrnoException).code ?? (cause as Error).message;
+        reject(new MlflowError(`no answer from PUT ${url}: ${reason}`, 0, undefined, true, { cause }));
+      });
+      const stream = fs.createReadStream(file, { highWaterMark: 1 << 20 });
+      stream.on('error', cause => {
+        req.destroy();
+        reject(gone(cause));
+      });
+      stream.pipe(req);
+    });
   }
 
   private async sendDataset(d: IDatasetRef): Promise<void> {

@@ -13,6 +13,8 @@ interface IRecorded {
   method: string;
   path: string;
   body: any;
+  url: string;
+  authorization: string | null;
 }
 
 /** A minimal MLflow REST stand-in that records requests; `fail` may answer instead. */
@@ -25,7 +27,13 @@ function fakeServer(fail?: (r: IRecorded, n: number) => Response | 'refuse' | un
     const url = new URL(String(input));
     const body =
       init?.body === undefined ? undefined : typeof init.body === 'string' ? JSON.parse(init.body) : Buffer.from(await (init.body as Blob).arrayBuffer());
-    const r: IRecorded = { method: init?.method ?? 'GET', path: url.pathname + url.search, body };
+    const r: IRecorded = {
+      method: init?.method ?? 'GET',
+      path: url.pathname + url.search,
+      body,
+      url: String(input),
+      authorization: new Headers(init?.headers).get('authorization')
+    };
     const failed = fail?.(r, requests.length);
     requests.push(r);
     if (failed === 'refuse') {
@@ -209,6 +217,24 @@ describe('MlflowLogger over REST', () => {
     await expect(logger.registerModel('cd', 'model')).rejects.toThrow(/has no artifact model/);
     expect(() => new MlflowLogger({ trackingUri: 'localhost:5000' })).toThrow(/not a URL|http/);
     expect(() => new MlflowLogger({ trackingUri: 'file:///tmp/mlruns' })).toThrow(/must be http/);
+  });
+
+  it('sends credentials in the tracking URI as Basic authorization, never in the URL', async () => {
+    const s = fakeServer();
+    const dir = tempDir('changelab-mlflow-auth-');
+    fs.writeFileSync(path.join(dir, 'model.onnx'), 'onnx');
+    const logger = new MlflowLogger(quiet({ trackingUri: 'http://trainer:p%40ss@127.0.0.1:1/' }, s.fetchImpl));
+    await logger.logArtifact(path.join(dir, 'model.onnx'), 'model/model.onnx');
+    await logger.finalize('FINISHED');
+    expect(logger.trackingUri).toBe('http://127.0.0.1:1');
+    expect(s.requests.length).toBeGreaterThan(3);
+    for (const r of s.requests) {
+      expect(r.url.startsWith('http://127.0.0.1:1/api/2.0/')).toBe(true);
+      expect(r.authorization).toBe(`Basic ${Buffer.from('trainer:p@ss').toString('base64')}`);
+    }
+    const put = s.requests.find(r => r.method === 'PUT')!;
+    expect(put.path).toBe(`/api/2.0/mlflow-artifacts/artifacts/7/${'r'.repeat(32)}/artifacts/model/model.onnx`);
+    expect(put.body.toString()).toBe('onnx');
   });
 
   it('knows MLflow key rules', () => {
