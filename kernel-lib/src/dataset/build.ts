@@ -229,14 +229,18 @@ export async function build(name: string, options: IBuildOptions): Promise<IData
   const images: IDatasetImage[] = [];
   let bands = 0;
   let dropped = 0;
+  const anchors: Record<string, [number, number]> = {};
   try {
     for (const [index, source] of sources.entries()) {
       images.push(...source.images);
       const blockSize = blockPx * Math.abs(source.transform[1]);
       const crsKey = `EPSG:${source.crs.epsg}`;
+      if (!anchors[crsKey]) {
+        anchors[crsKey] = [source.transform[0], source.transform[3]];
+      }
       const stride = chip - overlap;
       for (const w of chipWindows(source.width, source.height, chip, overlap)) {
-        const split = chipSplit(w, source.transform, crsKey, blockSize, seed, fractions);
+        const split = chipSplit(w, source.transform, crsKey, blockSize, seed, fractions, anchors[crsKey]);
         if (split === null) {
           dropped++;
           continue;
@@ -289,7 +293,7 @@ export async function build(name: string, options: IBuildOptions): Promise<IData
       overlap,
       bands,
       seed,
-      splits: { block: blockPx, fractions, dropped },
+      splits: { block: blockPx, fractions, dropped, anchors },
       images,
       chips
     };

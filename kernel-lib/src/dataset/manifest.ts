@@ -52,6 +52,8 @@ export interface IDatasetManifest {
     fractions: Record<DatasetSplit, number>;
     /** Chips left out because their window crossed blocks of different splits (or a missing image). */
     dropped?: number;
+    /** Per CRS ("EPSG:5186"), the corner the block grid is counted from (CRS units). */
+    anchors?: Record<string, [number, number]>;
   };
   images: IDatasetImage[];
   chips: IDatasetChip[];

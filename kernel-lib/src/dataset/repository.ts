@@ -467,15 +467,14 @@ export class DatasetRepository {
       for (const n of names) {
         const dvc = this.readDvc(n);
         if (!dvc) {
-          out.push({ name: n, md5: null, workspace: 'not committed', added: [], deleted: [], modified: [], missingInCache: 0, dvcFileCommitted: false });
+          out.push({ name: n, md5: null, workspace: 'not committed', added: [], deleted: [], modified: [], missingInCache: 0, rev: null, atHead: false });
           continue;
         }
         const { md5 } = this.outOf(dvc, n);
-        const dvcFile = path.join(this.root, this.dvcPath(n));
-        const committedBlob = head ? await this.git.blobAt(head, this.dvcPath(n)) : undefined;
-        const dvcFileCommitted = committedBlob !== undefined && committedBlob === (await this.git.hashObject(dvcFile));
+        const rev = await this.committedRev(n);
+        const atHead = rev !== null && rev === head;
         if (!cache.has(md5)) {
-          out.push({ name: n, md5, workspace: 'not in cache', added: [], deleted: [], modified: [], missingInCache: 1, dvcFileCommitted });
+          out.push({ name: n, md5, workspace: 'not in cache', added: [], deleted: [], modified: [], missingInCache: 1, rev, atHead });
           continue;
         }
         const tree = parseTree(cache.read(md5));
@@ -489,7 +488,8 @@ export class DatasetRepository {
           workspace: !exists ? 'missing' : dirty ? 'modified' : 'clean',
           ...changes,
           missingInCache,
-          dvcFileCommitted
+          rev,
+          atHead
         };
         if (remote) {
           const oids = [...new Set([md5, ...tree.map(e => e.md5)])];
@@ -742,6 +742,25 @@ export class DatasetRepository {
     }
   }
 
+  /** The commit whose .dvc file for `name` is the one in the work tree (HEAD first), or null. */
+  private async committedRev(name: string): Promise<string | null> {
+    const file = path.join(this.root, this.dvcPath(name));
+    if (!fs.existsSync(file)) {
+      return null;
+    }
+    const blob = await this.git.hashObject(file);
+    const head = await this.git.head();
+    if (head && (await this.git.blobAt(head, this.dvcPath(name))) === blob) {
+      return head;
+    }
+    for (const c of await this.git.log(this.dvcPath(name))) {
+      if ((await this.git.blobAt(c.commit, this.dvcPath(name))) === blob) {
+        return c.commit;
+      }
+    }
+    return null;
+  }
+
   // ---- lineage reference ---------------------------------------------------------------------
 
   /**
@@ -761,14 +780,7 @@ export class DatasetRepository {
         status: status.workspace
       });
     }
-    const blob = await this.git.hashObject(path.join(this.root, this.dvcPath(name)));
-    let rev: string | undefined;
-    for (const c of await this.git.log(this.dvcPath(name))) {
-      if ((await this.git.blobAt(c.commit, this.dvcPath(name))) === blob) {
-        rev = c.commit;
-        break;
-      }
-    }
+    const rev = status.rev;
     if (!rev) {
       throw new ChangelabError(`${this.dvcPath(name)} is not committed to git; commit it (dataset.commit) first`, { name });
     }

@@ -33,11 +33,15 @@ export function blockSplit(seed: string, crsKey: string, bx: number, by: number,
   return u < fractions.train + fractions.val ? 'val' : 'test';
 }
 
-/** The blocks (in CRS units of `blockSize`) a pixel window covers. */
-export function windowBlocks(window: IChipWindow, transform: GeoTransform, blockSize: number): Array<[number, number]> {
+/**
+ * The blocks (squares of `blockSize` CRS units, counted from `anchor`) a pixel window covers. The
+ * anchor is the top-left corner of the first pair in that CRS, so chips on its grid never cross a
+ * block edge when the block is a multiple of the chip stride.
+ */
+export function windowBlocks(window: IChipWindow, transform: GeoTransform, blockSize: number, anchor: readonly [number, number] = [0, 0]): Array<[number, number]> {
   const [x0, px, , y0, , py] = transform;
-  const xs = [x0 + window.x * px, x0 + (window.x + window.width) * px];
-  const ys = [y0 + window.y * py, y0 + (window.y + window.height) * py];
+  const xs = [x0 + window.x * px - anchor[0], x0 + (window.x + window.width) * px - anchor[0]];
+  const ys = [y0 + window.y * py - anchor[1], y0 + (window.y + window.height) * py - anchor[1]];
   // Half-open: a window ending exactly on a block edge does not reach into the next block.
   const eps = 1e-9 * Math.max(1, Math.abs(blockSize));
   const bx0 = Math.floor(Math.min(...xs) / blockSize);
@@ -60,9 +64,10 @@ export function chipSplit(
   crsKey: string,
   blockSize: number,
   seed: string,
-  fractions: SplitFractions
+  fractions: SplitFractions,
+  anchor: readonly [number, number] = [0, 0]
 ): DatasetSplit | null {
-  const splits = new Set(windowBlocks(window, transform, blockSize).map(([bx, by]) => blockSplit(seed, crsKey, bx, by, fractions)));
+  const splits = new Set(windowBlocks(window, transform, blockSize, anchor).map(([bx, by]) => blockSplit(seed, crsKey, bx, by, fractions)));
   return splits.size === 1 ? [...splits][0] : null;
 }
 

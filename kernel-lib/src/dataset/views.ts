@@ -35,8 +35,10 @@ export interface IDatasetStatus extends IFileChanges {
   missingInCache: number;
   /** Objects the remote lacks (only with `status({remote})`). */
   missingOnRemote?: number;
-  /** Whether the .dvc file in the work tree is the one committed at HEAD. */
-  dvcFileCommitted: boolean;
+  /** The commit whose .dvc file is the one in the work tree (HEAD when it is), null when uncommitted. */
+  rev: string | null;
+  /** Whether that commit is HEAD (false after checking out an older version). */
+  atHead: boolean;
 }
 
 export const formatBytes = (n: number | null) => {
@@ -114,7 +116,7 @@ export class DatasetStatusList implements IDisplayable {
   constructor(readonly datasets: IDatasetStatus[]) {}
 
   get clean(): boolean {
-    return this.datasets.every(d => d.workspace === 'clean' && d.dvcFileCommitted && d.missingInCache === 0 && !d.missingOnRemote);
+    return this.datasets.every(d => d.workspace === 'clean' && d.rev !== null && d.missingInCache === 0 && !d.missingOnRemote);
   }
 
   toJSON() {
@@ -127,14 +129,14 @@ export class DatasetStatusList implements IDisplayable {
       title: 'dataset status',
       status: this.clean ? 'ok' : 'warning',
       table: {
-        columns: ['dataset', 'workspace', 'added', 'deleted', 'modified', '.dvc committed', 'missing in cache', 'missing on remote'],
+        columns: ['dataset', 'workspace', 'version', 'added', 'deleted', 'modified', 'missing in cache', 'missing on remote'],
         rows: this.datasets.map(d => [
           d.name,
           d.workspace,
+          d.rev === null ? 'uncommitted .dvc file' : `${d.rev.slice(0, 7)}${d.atHead ? ' (HEAD)' : ''}`,
           d.added.length,
           d.deleted.length,
           d.modified.length,
-          d.dvcFileCommitted,
           d.missingInCache,
           d.missingOnRemote ?? null
         ])

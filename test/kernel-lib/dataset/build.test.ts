@@ -95,10 +95,12 @@ describe('dataset.build from synthetic pairs', () => {
       }
     }
     expect(neighbours).toBeGreaterThan(100);
-    // Every block holds one split only.
+    // Every block holds one split only (blocks counted from the first pair's corner, as recorded).
+    const anchor = manifest.splits.anchors!['EPSG:5186'];
+    expect(anchor).toEqual([transforms.get(0)![0], transforms.get(0)![3]]);
     const blockOf = new Map<string, string>();
     for (const { c, box } of boxes) {
-      const blocks = windowBlocks({ x: 0, y: 0, width: 1, height: 1 }, [box[0], box[2] - box[0], 0, box[3], 0, box[1] - box[3]], 64);
+      const blocks = windowBlocks({ x: 0, y: 0, width: 1, height: 1 }, [box[0], box[2] - box[0], 0, box[3], 0, box[1] - box[3]], 64, anchor);
       for (const [bx, by] of blocks) {
         const key = `${bx}/${by}`;
         expect(blockOf.get(key) ?? c.split).toBe(c.split);
