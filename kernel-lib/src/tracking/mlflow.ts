@@ -136,7 +136,10 @@ export class MlflowLogger implements ITrainLogger {
   private outage = false;
   private droppedMetrics = 0;
   private readonly warnedKeys = new Set<string>();
-  private readonly uploaded = new Set<string>();
+  /** Artifact paths given to logArtifact (delivered or not): what registerModel may name. */
+  private readonly logged = new Set<string>();
+  /** Artifact paths the server has. */
+  private readonly delivered = new Set<string>();
   private readonly authorization: string | undefined;
 
   constructor(options: IMlflowLoggerOptions) {
@@ -209,6 +212,9 @@ export class MlflowLogger implements ITrainLogger {
   async logArtifact(localPath: string, artifactPath: string): Promise<void> {
     // Bad input (a missing file, a bad path) is the caller's error, reported at once.
     const files = await artifactFiles(localPath, artifactPath);
+    for (const f of files) {
+      this.logged.add(f.path);
+    }
     await this.enqueue({ kind: 'artifact', files }, true);
   }
 
@@ -224,8 +230,7 @@ export class MlflowLogger implements ITrainLogger {
       if (this.disabled) {
         return;
       }
-      const logged = [...this.uploaded, ...this.outbox.flatMap(op => (op.kind === 'artifact' ? op.files.map(f => f.path) : []))];
-      if (!logged.some(x => x === p || x.startsWith(p + '/'))) {
+      if (![...this.logged].some(x => x === p || x.startsWith(p + '/'))) {
         throw new NotFoundError(`MLflow run has no artifact ${p}: log the model with logArtifact first`, { artifactPath: p });
       }
       this.outbox.push({ kind: 'register', name, artifactPath: p, alias, done: v => (version = v) });
@@ -517,7 +522,7 @@ export class MlflowLogger implements ITrainLogger {
         while (op.files.length > 0) {
           const f = op.files[0];
           await this.upload(f);
-          this.uploaded.add(f.path);
+          this.delivered.add(f.path);
           op.files.shift();
         }
         return;
@@ -632,6 +637,10 @@ export class MlflowLogger implements ITrainLogger {
   }
 
   private async sendRegistration(name: string, artifactPath: string, alias: string | undefined): Promise<string> {
+    // The outbox is ordered: the model's files were sent before this, or refused.
+    if (![...this.delivered].some(x => x === artifactPath || x.startsWith(artifactPath + '/'))) {
+      throw new MlflowError(`model ${name}: its files at ${artifactPath} did not reach the server, so no version is registered there`, 400, 'ARTIFACT_NOT_DELIVERED', false);
+    }
     try {
       await this.post('registered-models/create', { name });
     } catch (e) {

@@ -55,7 +55,13 @@ export class WorkspaceLogger implements ITrainLogger {
 
   /** Creates the run row; called by the first logging call, or earlier by hand. */
   start(): Promise<void> {
-    this.started ??= this.store.createRun({ id: this.runId, experiment: this.experiment, name: this.runName, tags: this.options.tags });
+    // A failed start (database unreachable) is tried again by the next call.
+    this.started ??= this.store
+      .createRun({ id: this.runId, experiment: this.experiment, name: this.runName, tags: this.options.tags })
+      .catch(error => {
+        this.started = undefined;
+        throw error;
+      });
     return this.started;
   }
 

@@ -219,6 +219,23 @@ describe('MlflowLogger over REST', () => {
     expect(() => new MlflowLogger({ trackingUri: 'file:///tmp/mlruns' })).toThrow(/must be http/);
   });
 
+  it('registers no version whose files the server refused, without throwing', async () => {
+    const s = fakeServer(r => (r.method === 'PUT' ? new Response(JSON.stringify({ error_code: 'INVALID_PARAMETER_VALUE', message: 'no artifacts here' }), { status: 400 }) : undefined));
+    const warnings: string[] = [];
+    const dir = tempDir('changelab-mlflow-refused-');
+    fs.writeFileSync(path.join(dir, 'model.onnx'), 'onnx');
+    const logger = new MlflowLogger(quiet({ onWarning: w => warnings.push(w) }, s.fetchImpl));
+    await logger.logArtifact(path.join(dir, 'model.onnx'), 'model/model.onnx');
+    expect(await logger.registerModel('cd', 'model', 'champion')).toEqual({ version: '' });
+    await logger.finalize('FINISHED');
+    expect(s.requests.filter(r => r.path.includes('model-versions') || r.path.includes('registered-models'))).toEqual([]);
+    expect(warnings).toEqual([
+      expect.stringMatching(/refused artifact .*no artifacts here/),
+      expect.stringMatching(/refused register .*did not reach the server, so no version is registered there/)
+    ]);
+    expect(s.requests[s.requests.length - 1].path).toBe('/api/2.0/mlflow/runs/update');
+  });
+
   it('sends credentials in the tracking URI as Basic authorization, never in the URL', async () => {
     const s = fakeServer();
     const dir = tempDir('changelab-mlflow-auth-');
