@@ -8,6 +8,7 @@ import { spawn, type ChildProcess } from 'child_process';
 import * as path from 'path';
 import * as readline from 'readline';
 import { pathToFileURL } from 'url';
+import type { IRedisEvents } from '../kernel-lib/src/catalog/watch';
 import { connect, type S3ObjectStore, type Workspace } from '../kernel-lib/src/index';
 import {
   benchEnv,
@@ -112,13 +113,14 @@ async function until(done: () => boolean, seconds: number): Promise<boolean> {
 }
 
 /** The watcher in this process; latency = first 'indexed' event − the upload's return. */
-async function inProcess(w: Workspace, label: string, files: string[], run: string, intervalMs: number): Promise<IBurstResult> {
+async function inProcess(w: Workspace, label: string, files: string[], run: string, intervalMs: number, events?: IRedisEvents): Promise<IBurstResult> {
   const indexedAt = new Map<string, number>();
   let reindexed = 0;
   const watcher = w.catalog.watch({
     prefix: `${run}/`,
     project: run,
     reconcileIntervalMs: intervalMs,
+    events,
     onEvent: e => {
       if (e.outcome === 'indexed') {
         if (indexedAt.has(e.key)) {
@@ -150,7 +152,15 @@ async function inProcess(w: Workspace, label: string, files: string[], run: stri
 }
 
 /** The watcher as a child process, killed with SIGKILL when half the burst is in and restarted after it. */
-async function killed(w: Workspace, env: Record<string, string>, home: string, label: string, files: string[], run: string): Promise<IBurstResult> {
+async function killed(
+  w: Workspace,
+  env: Record<string, string>,
+  home: string,
+  label: string,
+  files: string[],
+  run: string,
+  events?: IRedisEvents
+): Promise<IBurstResult> {
   const indexedAt = new Map<string, number>();
   let reindexed = 0;
   const start = (): { child: ChildProcess; ready: Promise<number> } => {
@@ -159,7 +169,7 @@ async function killed(w: Workspace, env: Record<string, string>, home: string, l
     const args = ['--require', path.join(tsx, 'preflight.cjs'), '--import', pathToFileURL(path.join(tsx, 'loader.mjs')).href];
     const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
     delete childEnv.CHANGELAB_CONFIG;
-    const child = spawn(process.execPath, [...args, path.join(ROOT, 'bench', 'support', 'watch-child.ts'), `${run}/`, run, String(DEFAULT_INTERVAL)], {
+    const child = spawn(process.execPath, [...args, path.join(ROOT, 'bench', 'support', 'watch-child.ts'), `${run}/`, run, String(DEFAULT_INTERVAL), ...(events ? [JSON.stringify(events)] : [])], {
       cwd: home,
       env: childEnv,
       stdio: ['ignore', 'pipe', 'inherit']
@@ -230,24 +240,31 @@ async function main() {
 
   const results: IBurstResult[] = [];
   const bucket: S3ObjectStore = await freshBucket(services, 'clbench-watch');
-  const targets: [string, Awaited<ReturnType<typeof benchEnv>>][] = [
-    ['MinIO + PostGIS', await benchEnv(services, { database: 'server', bucket: bucket.bucket })],
-    ['folder + PGlite', await benchEnv(services, { database: 'embedded' })]
+  type Target = [string, Awaited<ReturnType<typeof benchEnv>>, IRedisEvents | undefined];
+  const targets: Target[] = [
+    ['MinIO (listen API) + PostGIS', await benchEnv(services, { database: 'server', bucket: bucket.bucket }), undefined],
+    ...(services.s3Events
+      ? [['MinIO (Redis event list) + PostGIS', await benchEnv(services, { database: 'server', bucket: bucket.bucket }), services.s3Events] as Target]
+      : []),
+    ['folder + PGlite', await benchEnv(services, { database: 'embedded' }), undefined]
   ];
+  if (!services.s3Events) {
+    console.log('\n(MinIO runs without the Redis notification target: restart it with scripts/services.sh to measure that mode)');
+  }
   let n = 0;
-  for (const [target, { env, home }] of targets) {
+  for (const [target, { env, home }, events] of targets) {
     const w = await connect({ cwd: home, env });
     onCleanup(() => w.close());
     for (const interval of [DEFAULT_INTERVAL, SHORT_INTERVAL]) {
       const label = `${target}, reconcile every ${interval >= 60_000 ? `${interval / 60_000} min (default)` : `${interval} ms`}`;
       console.log(`\n${label}: burst of ${uploads} uploads, ${UPLOAD_CONCURRENCY} at a time`);
-      const r = await inProcess(w, label, files, `run${n++}`, interval);
+      const r = await inProcess(w, label, files, `run${n++}`, interval, events);
       console.log(`  p50 ${percentile(r.latencies, 50)} ms, p95 ${percentile(r.latencies, 95)} ms; ${r.note}`);
       results.push(r);
     }
     const label = `${target}, watcher killed -9 mid-burst`;
     console.log(`\n${label}`);
-    const r = await killed(w, env, home, label, files, `run${n++}`);
+    const r = await killed(w, env, home, label, files, `run${n++}`, events);
     console.log(`  p50 ${percentile(r.latencies, 50)} ms, p95 ${percentile(r.latencies, 95)} ms; ${r.note}`);
     results.push(r);
   }

@@ -328,6 +328,7 @@ redis_status() {
 MINIO_DIR="$STATE/minio"
 MINIO_PID="$MINIO_DIR/minio.pid"
 MINIO_LOG="$MINIO_DIR/minio.log"
+MINIO_EVENTS_LIST=changelab:minio-events
 minio_live() { http_ok "$1" /minio/health/live; }
 minio_running_port() {
   local port
@@ -364,12 +365,27 @@ minio_start() {
   # no group leader, so setsid does not fork and $! is MinIO's pid
   (
     export MINIO_ROOT_USER="$user" MINIO_ROOT_PASSWORD="$pw"
+    # Bucket events also go to a Redis list (target arn:minio:sqs::CHANGELAB:redis), which the
+    # catalog watcher can read instead of ListenBucketNotification (see README, "watch").
+    # No queue directory: MinIO would then deliver from disk on a 3 s ticker; events lost while
+    # Redis is down are caught by the watcher's reconcile scan instead.
+    if rport="$(redis_running_port)"; then
+      export MINIO_NOTIFY_REDIS_ENABLE_CHANGELAB=on MINIO_NOTIFY_REDIS_ADDRESS_CHANGELAB="$HOST:$rport" \
+        MINIO_NOTIFY_REDIS_KEY_CHANGELAB="$MINIO_EVENTS_LIST" MINIO_NOTIFY_REDIS_FORMAT_CHANGELAB=access
+    fi
     setsid=(); command -v setsid >/dev/null && setsid=(setsid)
     exec "${setsid[@]}" "$bin" server --address "$HOST:$port" --console-address "$HOST:$console" \
       "$MINIO_DIR/data" </dev/null >>"$MINIO_LOG" 2>&1 9>&-
   ) &
   pid=$!
   echo "$pid" > "$MINIO_PID"
+  if rport="$(redis_running_port)"; then   # what the watcher needs to read those events
+    printf '%s\n' "export CHANGELAB_TEST_S3_EVENTS_REDIS=redis://$HOST:$rport" \
+      "export CHANGELAB_TEST_S3_EVENTS_LIST=$MINIO_EVENTS_LIST" \
+      "export CHANGELAB_TEST_S3_EVENTS_ARN=arn:minio:sqs::CHANGELAB:redis" > "$MINIO_DIR/notify"
+  else
+    rm -f "$MINIO_DIR/notify"
+  fi
   wait_for minio "$MINIO_LOG" "$pid" minio_live "$port"
 }
 minio_stop() {
@@ -488,6 +504,9 @@ write_env() {
       echo "export CHANGELAB_TEST_S3_ACCESS_KEY=$(cat "$STATE/minio.access-key")"
       echo "export CHANGELAB_TEST_S3_SECRET_KEY=$(cat "$STATE/minio.secret-key")"
       echo "export CHANGELAB_TEST_S3_REGION=us-east-1"
+      if [ -s "$MINIO_DIR/notify" ]; then
+        cat "$MINIO_DIR/notify"   # where MinIO also sends bucket events (a Redis list)
+      fi
     fi
     if selected redis; then
       port="$(redis_running_port)" || die "redis is not running: run scripts/services.sh start"

@@ -12,6 +12,8 @@ export interface ITestServices {
   databaseUrl: string;
   s3: { endpoint: string; accessKey: string; secretKey: string };
   redisUrl: string;
+  /** The Redis list MinIO's notification target writes bucket events to (see scripts/services.sh). */
+  s3Events?: { redis: string; list: string; arn: string };
 }
 
 /**
@@ -31,7 +33,11 @@ export function testServices(): ITestServices | undefined {
   return {
     databaseUrl: e.CHANGELAB_TEST_DATABASE_URL,
     s3: { endpoint: e.CHANGELAB_TEST_S3_ENDPOINT, accessKey: e.CHANGELAB_TEST_S3_ACCESS_KEY!, secretKey: e.CHANGELAB_TEST_S3_SECRET_KEY! },
-    redisUrl: e.CHANGELAB_TEST_REDIS_URL
+    redisUrl: e.CHANGELAB_TEST_REDIS_URL,
+    s3Events:
+      e.CHANGELAB_TEST_S3_EVENTS_REDIS && e.CHANGELAB_TEST_S3_EVENTS_LIST && e.CHANGELAB_TEST_S3_EVENTS_ARN
+        ? { redis: e.CHANGELAB_TEST_S3_EVENTS_REDIS, list: e.CHANGELAB_TEST_S3_EVENTS_LIST, arn: e.CHANGELAB_TEST_S3_EVENTS_ARN }
+        : undefined
   };
 }
 

@@ -12,6 +12,8 @@ export const ROOT = path.resolve(__dirname, '..', '..');
 export interface IBenchServices {
   databaseUrl: string;
   s3: { endpoint: string; accessKey: string; secretKey: string; region: string };
+  /** The Redis list MinIO's notification target writes bucket events to, when it has one. */
+  s3Events?: { redis: string; list: string; arn: string };
 }
 
 /** The services from `.changelab-test/services/services.env` (or CHANGELAB_TEST_* already set). */
@@ -36,7 +38,10 @@ export function benchServices(): IBenchServices {
       accessKey: env.CHANGELAB_TEST_S3_ACCESS_KEY,
       secretKey: env.CHANGELAB_TEST_S3_SECRET_KEY,
       region: env.CHANGELAB_TEST_S3_REGION ?? 'us-east-1'
-    }
+    },
+    s3Events: env.CHANGELAB_TEST_S3_EVENTS_ARN
+      ? { redis: env.CHANGELAB_TEST_S3_EVENTS_REDIS, list: env.CHANGELAB_TEST_S3_EVENTS_LIST, arn: env.CHANGELAB_TEST_S3_EVENTS_ARN }
+      : undefined
   };
 }
 

@@ -1,15 +1,16 @@
 // The watcher as its own process, for the kill -9 benchmark: connects with the CHANGELAB_* it is
 // given, watches a prefix and prints one JSON line per event (with the wall-clock time) on stdout.
-//   node --import tsx bench/support/watch-child.ts <prefix> <project> <reconcileIntervalMs>
+//   node --import tsx bench/support/watch-child.ts <prefix> <project> <reconcileIntervalMs> [events JSON]
 import { connect } from '../../kernel-lib/src/index';
 
 async function main() {
-  const [prefix, project, interval] = process.argv.slice(2);
+  const [prefix, project, interval, events] = process.argv.slice(2);
   const w = await connect();
   const watcher = w.catalog.watch({
     prefix,
     project,
     reconcileIntervalMs: Number(interval),
+    events: events ? JSON.parse(events) : undefined,
     onEvent: e => process.stdout.write(JSON.stringify({ key: e.key, outcome: e.outcome, via: e.via, t: Date.now() }) + '\n'),
     onError: e => process.stderr.write(`watch error: ${e.message}\n`)
   });

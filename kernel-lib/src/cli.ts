@@ -24,8 +24,12 @@ commands:
   pairs [--min-overlap F] [--min-days D] [--max-gsd-ratio R] [--project P] [--limit N] [--json]
                   candidate before/after pairs of the same place
   watch [--bucket B] [--prefix P] [--path DIR] [--project P] [--interval SECONDS]
+        [--events-redis redis://H:P [--events-list L] [--events-arn A]]
                   index uploads as they land (bucket notifications or filesystem events, plus a
-                  reconcile scan at start and every --interval seconds, default 300); Ctrl-C stops
+                  reconcile scan at start and every --interval seconds, default 300); Ctrl-C stops.
+                  --events-redis reads bucket events from the Redis list of MinIO's Redis
+                  notification target (default list changelab:minio-events, ARN
+                  arn:minio:sqs::CHANGELAB:redis) instead of ListenBucketNotification
   quarantine [--project P] [--all] [--json]
                   files that could not be indexed, with the reason
   dataset list|build|commit|push|pull|checkout|log|diff|status|remote|lineage ...
@@ -205,7 +209,10 @@ async function main(argv: string[]): Promise<number> {
         bucket: { type: 'string' },
         prefix: { type: 'string' },
         path: { type: 'string' },
-        interval: { type: 'string' }
+        interval: { type: 'string' },
+        'events-redis': { type: 'string' },
+        'events-list': { type: 'string' },
+        'events-arn': { type: 'string' }
       });
       const v = values as Record<string, string | undefined>;
       const workspace = await connect();
@@ -217,6 +224,9 @@ async function main(argv: string[]): Promise<number> {
         path: v.path,
         project: v.project,
         reconcileIntervalMs: interval === undefined ? undefined : interval * 1000,
+        events: v['events-redis']
+          ? { redis: v['events-redis'], list: v['events-list'] ?? 'changelab:minio-events', arn: v['events-arn'] ?? 'arn:minio:sqs::CHANGELAB:redis' }
+          : 'listen',
         onEvent: e => {
           if (e.outcome !== 'unchanged' && e.outcome !== 'still-quarantined') {
             log(`${(e.outcome === 'vanished' ? 'deleted' : e.outcome).padEnd(11)} ${e.key}${e.id ? ` (image ${e.id})` : ''}${e.error ? `: ${e.error.message}` : ''} [${e.via}]`);

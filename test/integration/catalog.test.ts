@@ -351,3 +351,64 @@ describe.each(backends)('catalog on %s', (_name, open) => {
     });
   });
 });
+
+// MinIO's Redis notification target (scripts/services.sh configures one) as the watcher's event
+// source: every upload and delete arrives as an event, however few there are, and two watchers on
+// the same bucket both see all of them (the list is read as a shared log, not consumed).
+describe.runIf(services)('watch with bucket events from a Redis list', () => {
+  it('indexes each upload and delete through its event, with no scan, for every watcher', async () => {
+    const events = services!.s3Events;
+    expect(events, 'scripts/services.sh starts MinIO with a Redis notification target').toBeDefined();
+    const w = await connect({
+      cwd: tempDir('changelab-catalog-'),
+      env: {
+        CHANGELAB_DATABASE_URL: await freshServerDatabase(services!.databaseUrl, cleanups),
+        CHANGELAB_S3_ENDPOINT: services!.s3.endpoint,
+        CHANGELAB_S3_ACCESS_KEY: services!.s3.accessKey,
+        CHANGELAB_S3_SECRET_KEY: services!.s3.secretKey,
+        CHANGELAB_S3_BUCKET: uniqueName('cltest')
+      }
+    });
+    cleanups.push(() => w.close());
+    await w.objects.put('other/readme.txt', Buffer.from('not under the prefix'));
+    const seen: Record<string, { key: string; outcome: string; via: string }[]> = { a: [], b: [] };
+    const start = (project: 'a' | 'b') =>
+      w.catalog.watch({
+        prefix: 'incoming/',
+        project,
+        events: { ...events!, pollMs: 20 },
+        reconcileIntervalMs: 3_600_000,
+        onEvent: e => seen[project].push(e),
+        onError: () => undefined
+      });
+    const watchers = [start('a'), start('b')];
+    await Promise.all(watchers.map(x => x.ready));
+
+    const good = setA.files.filter(f => f.role !== 'bad').map(f => fileOf('a', f.path));
+    const keys = ['incoming/1.tif', 'incoming/sub dir/ünï +2%.tif', 'incoming/3.tif'];
+    for (const [i, k] of keys.entries()) {
+      await w.objects.putFile(k, good[i]);
+      // One at a time: each must arrive on its own, not pushed out by later traffic.
+      await until(`${k} indexed in both projects`, async () =>
+        (await Promise.all(['a', 'b'].map(p => w.catalog.getByKey(k, { project: p })))).length === 2 ? true : undefined
+      );
+    }
+    await w.objects.delete(keys[0]);
+    await until('the delete reflected', async () =>
+      (await w.catalog.getByKey(keys[0], { project: 'a' }).catch(e => e)) instanceof NotFoundError &&
+      (await w.catalog.getByKey(keys[0], { project: 'b' }).catch(e => e)) instanceof NotFoundError
+        ? true
+        : undefined
+    );
+    await Promise.all(watchers.map(x => x.stop()));
+
+    for (const project of ['a', 'b'] as const) {
+      const acted = seen[project].filter(e => e.outcome !== 'unchanged');
+      expect(acted.map(e => [e.key, e.outcome, e.via])).toEqual([
+        ...keys.map(k => [k, 'indexed', 'event']),
+        [keys[0], 'vanished', 'event']
+      ]);
+      expect(watchers[project === 'a' ? 0 : 1].stats.reconciles).toBe(1); // only the one at start
+    }
+  });
+});

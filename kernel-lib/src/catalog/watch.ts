@@ -5,6 +5,8 @@
 // keyed by (project, key, version), work on one key is serialized, and an event re-reads the
 // object's current state (head) rather than trusting what the event says.
 import * as fs from 'fs';
+import Redis from 'ioredis';
+import { NotificationConfig, QueueConfig } from 'minio';
 import * as path from 'path';
 import type { Database } from '../db/database';
 import { NotFoundError, ServiceUnavailableError } from '../errors';
@@ -31,6 +33,15 @@ export interface IWatchOptions extends IIndexerOptions {
   path?: string;
   /** Default: the workspace's project. */
   project?: string;
+  /**
+   * Where bucket events come from. Default 'listen': MinIO's ListenBucketNotification. Or a Redis
+   * list that MinIO's Redis notification target (format `access`) appends to: the watcher adds a
+   * queue configuration for `arn` to the bucket and reads the list as a shared log, so any number
+   * of watchers see every event. Some MinIO builds never flush the listen stream until several
+   * events have piled up (the pinned test build does not: its response writer wrapper hides
+   * http.Flusher); the Redis target has no such delay.
+   */
+  events?: 'listen' | IRedisEvents;
   /** Time between reconcile scans. Default 5 minutes. */
   reconcileIntervalMs?: number;
   /** Header reads in flight at once. Default 8. */
@@ -40,6 +51,42 @@ export interface IWatchOptions extends IIndexerOptions {
   /** Problems the watcher survives (lost notification stream, failed scan); default: console.error. */
   onError?: (error: Error) => void;
 }
+
+/** A Redis list that MinIO's Redis notification target writes bucket events to. */
+export interface IRedisEvents {
+  /** redis://host:port of the Redis server MinIO's target writes to. */
+  redis: string;
+  /** The target's key (MINIO_NOTIFY_REDIS_KEY_<ID>). */
+  list: string;
+  /** The target's ARN, e.g. arn:minio:sqs::CHANGELAB:redis. */
+  arn: string;
+  /** How often the list is checked for new entries. Default 50 ms. */
+  pollMs?: number;
+}
+
+/** Entries kept in the event list when it is trimmed (watchers further behind reconcile). */
+const LIST_KEEP = 20_000;
+const LIST_MAX = 40_000;
+const READ_BATCH = 1_000;
+/**
+ * One atomic step of reading the event list as a log. Trims it to its last LIST_KEEP entries once
+ * it holds more than LIST_MAX, counting what was dropped in `<list>:trimmed` so that positions
+ * stay absolute; returns {dropped so far, length, up to READ_BATCH entries from position ARGV[3]}
+ * (none for a negative position: the caller only wants the end).
+ */
+const READ_SCRIPT = `local trimmed = tonumber(redis.call('GET', KEYS[2]) or '0')
+local n = redis.call('LLEN', KEYS[1])
+if n > tonumber(ARGV[1]) then
+  local drop = n - tonumber(ARGV[2])
+  redis.call('LTRIM', KEYS[1], drop, -1)
+  redis.call('INCRBY', KEYS[2], drop)
+  trimmed = trimmed + drop
+  n = n - drop
+end
+local pos = tonumber(ARGV[3])
+if pos < 0 then return {trimmed, n, {}} end
+local from = math.max(pos - trimmed, 0)
+return {trimmed, n, redis.call('LRANGE', KEYS[1], from, from + tonumber(ARGV[4]) - 1)}`;
 
 export interface IWatchEvent {
   /** Catalog key. */
@@ -97,6 +144,20 @@ export function decodeEventKey(raw: string): string {
 
 const EVENTS = ['s3:ObjectCreated:*', 's3:ObjectRemoved:*'];
 
+function copyRule(target: QueueConfig, rule: { Id?: string; Event: string[]; Filter?: { Name: string; Value: string }[] }) {
+  if (rule.Id) {
+    target.setId(rule.Id);
+  }
+  rule.Event.forEach(e => target.addEvent(e));
+  for (const f of rule.Filter ?? []) {
+    if (f.Name === 'prefix') {
+      target.addFilterPrefix(f.Value);
+    } else if (f.Name === 'suffix') {
+      target.addFilterSuffix(f.Value);
+    }
+  }
+}
+
 export class CatalogWatcher {
   readonly stats: IWatchStats = { events: 0, reconciles: 0, indexed: 0, quarantined: 0, deleted: 0, failed: 0, errors: 0 };
   /** Resolves when the first reconcile scan has finished. */
@@ -124,8 +185,7 @@ export class CatalogWatcher {
     this.concurrency = Math.max(1, options.concurrency ?? 8);
     this.intervalMs = options.reconcileIntervalMs ?? 300_000;
     // Listen first, then scan: whatever lands between the two is seen by one or the other.
-    this.listen();
-    this.ready = this.reconcileNow();
+    this.ready = this.listen().then(() => this.reconcileNow());
     this.ready.catch(() => undefined);
   }
 
@@ -213,12 +273,156 @@ export class CatalogWatcher {
     }
   }
 
-  private listen() {
+  /** Starts listening; resolves once events are being received (or the first attempt failed). */
+  private async listen(): Promise<void> {
     if (this.source.folder) {
       this.listenFolder(this.source.folder);
     } else if (this.source.store instanceof S3ObjectStore) {
-      this.listenBucket(this.source.store);
+      const events = this.options.events ?? 'listen';
+      if (events === 'listen') {
+        this.listenBucket(this.source.store);
+      } else {
+        await this.readEventList(this.source.store, events);
+      }
     }
+  }
+
+  /** An object key from an event target: form-encoded, unlike the listen API's raw keys. */
+  private eventKey(bucket: string, record: unknown) {
+    const r = record as { s3?: { bucket?: { name?: unknown }; object?: { key?: unknown } } } | null;
+    const raw = r?.s3?.object?.key;
+    if (r?.s3?.bucket?.name !== bucket || typeof raw !== 'string') {
+      return;
+    }
+    const key = decodeEventKey(raw);
+    if (key.startsWith(this.source.listPrefix)) {
+      this.stats.events++;
+      this.changed(key);
+    }
+  }
+
+  /** Makes the bucket send its created / removed events to the target, keeping other configurations. */
+  private async subscribe(store: S3ObjectStore, arn: string) {
+    const current = (await store.client.getBucketNotification(store.bucket)) as unknown as Record<
+      'QueueConfiguration' | 'TopicConfiguration' | 'CloudFunctionConfiguration',
+      { Id?: string; Queue?: string; Topic?: string; CloudFunction?: string; Event: string[]; Filter?: { Name: string; Value: string }[] }[]
+    >;
+    const prefix = this.source.listPrefix;
+    const covers = (current.QueueConfiguration ?? []).some(
+      q =>
+        q.Queue === arn &&
+        EVENTS.every(e => q.Event.includes(e)) &&
+        (q.Filter ?? []).every(f => f.Name === 'prefix' && prefix.startsWith(f.Value))
+    );
+    if (covers) {
+      return;
+    }
+    // PutBucketNotification replaces the whole configuration: write back what was there.
+    const config = new NotificationConfig();
+    for (const q of current.QueueConfiguration ?? []) {
+      if (q.Queue === arn) {
+        continue; // replaced by ours below (MinIO refuses overlapping rules for one target)
+      }
+      const c = new QueueConfig(q.Queue!);
+      copyRule(c, q);
+      config.add(c);
+    }
+    for (const kind of ['TopicConfiguration', 'CloudFunctionConfiguration'] as const) {
+      if ((current[kind] ?? []).length) {
+        throw new ServiceUnavailableError(`bucket ${store.bucket} has ${kind} entries that the watcher cannot preserve; add ${arn} to its notifications by hand`, { bucket: store.bucket });
+      }
+    }
+    const ours = new QueueConfig(arn);
+    ours.setId(`changelab-watch`);
+    EVENTS.forEach(e => ours.addEvent(e));
+    if (prefix) {
+      ours.addFilterPrefix(prefix);
+    }
+    config.add(ours);
+    await store.client.setBucketNotification(store.bucket, config);
+  }
+
+  private readEventList(store: S3ObjectStore, events: IRedisEvents): Promise<void> {
+    let listening!: () => void;
+    const started = new Promise<void>(resolve => (listening = resolve));
+    const redis = new Redis(events.redis, { maxRetriesPerRequest: 2, lazyConnect: true });
+    redis.on('error', () => undefined); // reported through the loop below
+    const trimmedKey = `${events.list}:trimmed`;
+    const pollMs = events.pollMs ?? 50;
+    let wake: (() => void) | undefined;
+    const loop = async () => {
+      let position: number | undefined; // absolute index of the next entry to read
+      let backoff = 1_000;
+      while (!this.stopped) {
+        try {
+          if (position === undefined) {
+            await redis.connect().catch(error => {
+              if (redis.status !== 'ready') {
+                throw error;
+              }
+            });
+            await this.subscribe(store, events.arn);
+          }
+          const [trimmed, length, entries] = (await redis.eval(
+            READ_SCRIPT, 2, events.list, trimmedKey, LIST_MAX, LIST_KEEP, position ?? -1, READ_BATCH
+          )) as [number, number, string[]];
+          if (position === undefined) {
+            // Events from before the watcher started are the first reconcile scan's business.
+            position = trimmed + length;
+            listening();
+            continue;
+          }
+          if (position < trimmed) {
+            this.fail(new ServiceUnavailableError(`the event list ${events.list} was trimmed past this watcher's position; reconciling`, { list: events.list }));
+            void this.reconcileNow().catch(() => undefined);
+            position = trimmed;
+          }
+          if (entries.length > 0) {
+            position += entries.length;
+            for (const entry of entries) {
+              let parsed: unknown;
+              try {
+                parsed = JSON.parse(entry);
+              } catch {
+                continue; // not an access-format event
+              }
+              for (const item of Array.isArray(parsed) ? parsed : [parsed]) {
+                for (const record of (item as { Event?: unknown[] })?.Event ?? []) {
+                  this.eventKey(store.bucket, record);
+                }
+              }
+            }
+            backoff = 1_000;
+            continue;
+          }
+          backoff = 1_000;
+        } catch (error) {
+          const e = error as Error;
+          this.fail(new ServiceUnavailableError(`reading bucket events from ${events.list} at ${events.redis} failed: ${e.message}; retrying`, { list: events.list }, { cause: e }));
+          if (position !== undefined) {
+            void this.reconcileNow().catch(() => undefined);
+          }
+          listening(); // the first scan need not wait for Redis; this loop keeps trying
+          await new Promise<void>(resolve => {
+            wake = resolve;
+            setTimeout(resolve, backoff);
+          });
+          backoff = Math.min(backoff * 2, 30_000);
+          continue;
+        }
+        await new Promise<void>(resolve => {
+          wake = resolve;
+          setTimeout(resolve, pollMs);
+        });
+      }
+    };
+    const running = loop().finally(() => {
+      redis.disconnect();
+      listening();
+    });
+    this.inFlight.add(running);
+    this.stopListening = () => wake?.();
+    return started;
   }
 
   private listenBucket(store: S3ObjectStore) {
