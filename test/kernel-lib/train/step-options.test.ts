@@ -55,17 +55,18 @@ describe('accumulation without an oracle', () => {
     const { g, loss } = smallNet();
     const session = await TrainingSession.create({ graph: g, loss, optimizer: { type: 'adam' }, lr: 0.01, accumulate: 3, gradClip: 1 });
     expect(session.model.states.map(s => s.name)).toContain('conv1.weight.grad_acc');
+    const value = (name: string) => session.value(name) as Float32Array;
     const [b] = microBatches(1);
-    const before = Float32Array.from(session.value('conv1.weight'));
+    const before = Float32Array.from(value('conv1.weight'));
     const out = await session.step(b, { apply: false });
-    expect(Buffer.from(session.value('conv1.weight').buffer).equals(Buffer.from(before.buffer))).toBe(true);
-    expect(Array.from(session.value('conv1.weight.exp_avg')).every(v => v === 0)).toBe(true);
-    expect(Array.from(session.value('conv1.weight.grad_acc')).some(v => v !== 0)).toBe(true);
+    expect(Buffer.from(value('conv1.weight').buffer).equals(Buffer.from(before.buffer))).toBe(true);
+    expect(Array.from(value('conv1.weight.exp_avg')).every(v => v === 0)).toBe(true);
+    expect(Array.from(value('conv1.weight.grad_acc')).some(v => v !== 0)).toBe(true);
     expect(Number.isFinite(out.loss)).toBe(true);
     await session.step(b, { apply: true });
-    expect(Buffer.from(session.value('conv1.weight').buffer).equals(Buffer.from(before.buffer))).toBe(false);
+    expect(Buffer.from(value('conv1.weight').buffer).equals(Buffer.from(before.buffer))).toBe(false);
     // The accumulator starts over after the update.
-    expect(Array.from(session.value('conv1.weight.grad_acc')).every(v => v === 0)).toBe(true);
+    expect(Array.from(value('conv1.weight.grad_acc')).every(v => v === 0)).toBe(true);
     await session.release();
   });
 });
@@ -109,7 +110,7 @@ describe.skipIf(!python)('clipping, accumulation and schedules against PyTorch',
     expect(norms.every(n => n > 0.05)).toBe(true);
     expect(relativeError(norms, expected.norms.data)).toBeLessThan(1e-5);
     for (const p of g.parameters) {
-      const err = relativeError(session.value(p.tensor.name), expected[p.tensor.name].data);
+      const err = relativeError(session.value(p.tensor.name) as Float32Array, expected[p.tensor.name].data);
       expect(err, p.tensor.name).toBeLessThan(tolerance);
     }
     await session.release();
