@@ -12,7 +12,7 @@ import * as path from 'path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { imagesForRun } from '../../kernel-lib/src/dataset/lineage';
 import type { IDatasetRef } from '../../kernel-lib/src/dataset/manifest';
-import { getRun, listRuns, loggersFromConfig, MlflowLogger, type WorkspaceLogger } from '../../kernel-lib/src/tracking';
+import { getModelVersion, getRun, listRuns, loggersFromConfig, MlflowLogger, workspaceLogger, type WorkspaceLogger } from '../../kernel-lib/src/tracking';
 import type { ITrainLogger } from '../../kernel-lib/src/train/logger';
 import { connect, type Workspace } from '../../kernel-lib/src/workspace';
 import { freshServerDatabase, tempDir, testServices, uniqueName } from '../helpers';
@@ -233,6 +233,18 @@ describe.runIf(ready)('tracking: server workspace + real MLflow server (MlflowCl
     const listed = await listRuns(ws, { experiment });
     expect(listed.runs.map(r => r.name)).toEqual(['fc-siam-diff-seed8', 'fc-siam-diff-seed7']);
     expect(listed.runs[1].latestMetrics['val/f1']).toBeCloseTo(0.6 + 1499 / 6000, 12);
+  });
+
+  it('gives concurrent registrations of one model distinct, consecutive versions (PostgreSQL row lock)', async () => {
+    const name = uniqueName('cd-concurrent');
+    const loggers = Array.from({ length: 6 }, () => workspaceLogger(ws, { experiment: 'concurrent' }));
+    await Promise.all(loggers.map(l => l.logArtifact(path.join(files, 'model.onnx'), 'model/model.onnx')));
+    const versions = await Promise.all(loggers.map(l => l.registerModel(name, 'model', 'champion')));
+    expect(versions.map(v => Number(v.version)).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6]);
+    const champion = await getModelVersion(ws, name, 'champion');
+    // The alias ends on whichever registration committed last: the highest version.
+    expect(champion.version).toBe(6);
+    expect(champion.run).toBe(loggers[versions.findIndex(v => v.version === '6')].runId);
   });
 
   it('an MLflow outage in the middle of a run delays delivery but loses nothing', async () => {
