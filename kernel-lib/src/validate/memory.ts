@@ -1,0 +1,174 @@
+// The in-memory backend: evaluates a suite over an array of rows (a freshly extracted batch
+// before it is inserted, or any JS data). One pass per expectation; values are never copied.
+import { expectationDefinition, valueKey } from './expectations';
+import { countValues, type Observation } from './result';
+import type { IExpectationConfig, ResultFormat, Row } from './types';
+
+const isMissing = (v: unknown) => v === null || v === undefined || (typeof v === 'number' && Number.isNaN(v));
+
+/** pandas-style dtype name of a column of JS values (what of_type compares with for rows). */
+export function inferType(values: unknown[]): string {
+  let kind: string | null = null;
+  for (const v of values) {
+    if (isMissing(v)) {
+      continue;
+    }
+    const k =
+      typeof v === 'number' ? (Number.isInteger(v) ? 'int64' : 'float64') : typeof v === 'boolean' ? 'bool' : typeof v === 'string' ? 'str' : v instanceof Date ? 'datetime64[ns]' : 'object';
+    if (kind === null) {
+      kind = k;
+    } else if (kind !== k) {
+      kind = (kind === 'int64' && k === 'float64') || (kind === 'float64' && k === 'int64') ? 'float64' : 'object';
+    }
+  }
+  return kind ?? 'object';
+}
+
+function median(sorted: number[]): number {
+  const n = sorted.length;
+  return n % 2 ? sorted[(n - 1) / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+}
+
+function aggregate(metric: string, values: unknown[]): unknown {
+  const present = values.filter(v => !isMissing(v));
+  if (metric === 'type') {
+    return inferType(values);
+  }
+  if (metric === 'unique_count') {
+    return new Set(present.map(valueKey)).size;
+  }
+  if (metric === 'sum' && present.length === 0) {
+    return 0; // pandas' sum of nothing (GE's SQL source reports null, as SQL's sum does)
+  }
+  if (present.length === 0) {
+    return null;
+  }
+  if (metric === 'min' || metric === 'max') {
+    let best = present[0];
+    for (const v of present) {
+      if (metric === 'min' ? (v as number) < (best as number) : (v as number) > (best as number)) {
+        best = v;
+      }
+    }
+    return best;
+  }
+  const nums = present.map(v => (v instanceof Date ? v.getTime() : Number(v)));
+  if (nums.some(n => Number.isNaN(n))) {
+    throw new TypeError(`the ${metric} needs numeric values`);
+  }
+  const sum = nums.reduce((a, b) => a + b, 0);
+  switch (metric) {
+    case 'sum':
+      return sum;
+    case 'mean':
+      return sum / nums.length;
+    case 'median':
+      return median([...nums].sort((a, b) => a - b));
+    case 'stdev': {
+      if (nums.length < 2) {
+        return null;
+      }
+      const mean = sum / nums.length;
+      return Math.sqrt(nums.reduce((a, b) => a + (b - mean) ** 2, 0) / (nums.length - 1));
+    }
+  }
+  throw new TypeError(`unknown metric ${metric}`);
+}
+
+/** Evaluates one expectation over rows; never throws (problems become error observations). */
+export function observeRows(config: IExpectationConfig, rows: Row[], columns: string[], format: ResultFormat): Observation {
+  const definition = expectationDefinition(config.type)!;
+  const kw = config.kwargs;
+  try {
+    const cols = definition.columns ? definition.columns(kw) : typeof kw.column === 'string' ? [kw.column] : [];
+    const missingColumn = cols.find(c => !columns.includes(c));
+    if (definition.metric === 'column_exists') {
+      const index = columns.indexOf(kw.column as string);
+      return { kind: 'aggregate', observed: index >= 0 && (typeof kw.column_index !== 'number' || kw.column_index === index) };
+    }
+    if (missingColumn !== undefined) {
+      return { kind: 'error', message: `The column "${missingColumn}" in BatchData does not exist.` };
+    }
+    if (definition.metric === 'row_count') {
+      return { kind: 'aggregate', observed: rows.length };
+    }
+    if (definition.kind === 'column-aggregate') {
+      return { kind: 'aggregate', observed: aggregate(definition.metric!, rows.map(r => r[cols[0]])) };
+    }
+    const keep = format === 'COMPLETE' ? Infinity : format === 'BOOLEAN_ONLY' ? 0 : 20;
+    const values: unknown[] = [];
+    const indexes: number[] = [];
+    const unexpectedValues: unknown[] = [];
+    let missing = 0;
+    let unexpected = 0;
+    const multi = cols.length > 1 || definition.multiColumn;
+    const ignore = (kw.ignore_row_if as string | undefined) ?? 'all_values_are_missing';
+    const rowMissing = (vals: unknown[]) =>
+      multi ? (ignore === 'never' ? false : ignore === 'any_value_is_missing' ? vals.some(isMissing) : vals.every(isMissing)) : isMissing(vals[0]);
+    const shown = (vals: unknown[]) => (multi ? Object.fromEntries(cols.map((c, j) => [c, vals[j] ?? null])) : vals[0] ?? null);
+    const note = (vals: unknown[], i: number) => {
+      unexpected++;
+      const v = shown(vals);
+      if (values.length < keep) {
+        values.push(v);
+        indexes.push(i);
+      }
+      if (format === 'SUMMARY') {
+        unexpectedValues.push(multi ? JSON.stringify(v) : v);
+      }
+    };
+    if (definition.kind === 'unique') {
+      const key = (vals: unknown[]) => vals.map(v => (isMissing(v) ? 'null' : valueKey(v))).join('\u0000');
+      const seen = new Map<string, number>();
+      const rowValues = rows.map(r => cols.map(c => r[c]));
+      for (const vals of rowValues) {
+        if (!rowMissing(vals)) {
+          const k = key(vals);
+          seen.set(k, (seen.get(k) ?? 0) + 1);
+        }
+      }
+      rowValues.forEach((vals, i) => {
+        if (rowMissing(vals)) {
+          missing++;
+        } else if (seen.get(key(vals))! > 1) {
+          note(vals, i);
+        }
+      });
+    } else {
+      const test = definition.test!(kw);
+      const nulls = definition.nulls ?? 'missing';
+      rows.forEach((row, i) => {
+        const vals = cols.map(c => row[c]);
+        const isNull = rowMissing(vals);
+        if (isNull) {
+          missing++;
+          if (nulls === 'unexpected') {
+            note(vals, i);
+          }
+          return;
+        }
+        if (nulls === 'expected' || !test(vals)) {
+          note(vals, i);
+        }
+      });
+    }
+    const counts = format === 'SUMMARY' ? countValues(unexpectedValues).map(c => ({ ...c, value: multi && typeof c.value === 'string' ? JSON.parse(c.value) : c.value })) : undefined;
+    return { kind: 'map', element: rows.length, missing, unexpected, values, indexes, counts };
+  } catch (error) {
+    return { kind: 'error', message: (error as Error).message };
+  }
+}
+
+/** The column names of rows: every key seen, in first-seen order. */
+export function columnsOf(rows: Row[], declared?: string[]): string[] {
+  if (declared) {
+    return declared;
+  }
+  const seen = new Set<string>();
+  for (const row of rows) {
+    for (const k of Object.keys(row)) {
+      seen.add(k);
+    }
+  }
+  return [...seen];
+}
