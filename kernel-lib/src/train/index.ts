@@ -22,3 +22,5 @@ export { ChangeLoader, ChipFolderSource, MemoryChangeSource, syntheticChangeData
 export { decodeChip, type IChipPixels } from './data/decode';
 export { type ITrainLogger, type RunStatus } from './logger';
 export { APPLY_INPUT, RANDOM_PREFIX, randomFeeds } from './step';
+export { train, TrainingRun, type ITrainOptions, type TrainDataset } from './api';
+export { LiveCurves, curvesSvg, curvesBundle, historyCard } from './curves';
