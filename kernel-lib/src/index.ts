@@ -41,3 +41,5 @@ export * as dataset from './dataset';
 export * as raster from './raster';
 export * as synth from './synth';
 export * as tracking from './tracking';
+export * as training from './train';
+export { train } from './train/api';

@@ -10,7 +10,20 @@ describe('public API of the changelab kernel library', () => {
       'InProcessJobQueue', 'InvalidRasterError', 'LocalObjectStore', 'MIME_PREFIX', 'NotFoundError',
       'RedisJobQueue', 'S3ObjectStore', 'ServiceUnavailableError', 'StorageError', 'ValidationFailedError',
       'Workspace', 'card', 'catalog', 'connect', 'dataset', 'ensureEmbeddedDatabase', 'listMigrations', 'loadConfig', 'migrate',
-      'mimeType', 'progress', 'raster', 'serve', 'show', 'stopEmbeddedDatabase', 'synth', 'tracking'
+      'mimeType', 'progress', 'raster', 'serve', 'show', 'stopEmbeddedDatabase', 'synth', 'tracking', 'train', 'training'
+    ]);
+    expect(Object.keys(changelab.training).sort()).toEqual([
+      'APPLY_INPUT', 'BN_EPSILON', 'BN_MOMENTUM', 'CHECKPOINT_FORMAT', 'ChangeLoader', 'ChangeMetrics', 'ChangeTask',
+      'CheckpointError', 'ChipFolderSource', 'DeviceUnavailableError', 'EarlyStopping', 'GRADIENT_RULES', 'Graph',
+      'GraphError', 'IR_VERSION', 'LR_INPUT', 'LearningRateMonitor', 'LiveCurves', 'LocalRunner', 'MemoryChangeSource',
+      'ModelCheckpoint', 'Node', 'OPSET', 'ProgressBar', 'RANDOM_PREFIX', 'STEP_INPUT', 'Tensor', 'Trainer',
+      'TrainerConfigError', 'TrainingRun', 'TrainingRuntimeError', 'TrainingSession', 'WorkerRunner',
+      'assertCudaAvailable', 'bceWithLogits', 'buildChangeModel', 'buildTrainingStep', 'changeMetrics',
+      'convWeightGradient', 'convWeightGradientPatches', 'convWeightGradientSwapped', 'cudaAvailable', 'curvesBundle',
+      'curvesSvg', 'datasetSplits', 'decodeChip', 'defaultBias', 'defaultWeight', 'diceLoss', 'emitOptimizerUpdate',
+      'encodeModel', 'exportInference', 'fanIn', 'gradients', 'historyCard', 'learningRate', 'loadCheckpoint', 'ops',
+      'parameterValues', 'randomFeeds', 'readManifest', 'saveCheckpoint', 'stateNames', 'syntheticChangeData',
+      'taskFromCheckpoint', 'train', 'unbroadcast', 'uniform'
     ]);
     expect(Object.keys(changelab.catalog).sort()).toEqual([
       'Catalog', 'CatalogImage', 'CatalogWatcher', 'ImagePage', 'IngestSummary', 'PairList', 'QuarantineList',
