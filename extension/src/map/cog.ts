@@ -122,7 +122,26 @@ export class CogLayer extends L.Layer {
     }
   }
 
+  /**
+   * Whether the layer is shown. A hidden layer keeps its last picture and skips renders while
+   * the view moves, then renders once when shown again, so toggling visibility is instant.
+   */
+  setActive(active: boolean): void {
+    this._active = active;
+    if (active && this._dirty) {
+      this._schedule();
+    }
+  }
+
+  private _active = true;
+  private _dirty = false;
+
   private _schedule(): void {
+    if (!this._active) {
+      this._dirty = true;
+      return;
+    }
+    this._dirty = false;
     cancelAnimationFrame(this._pending);
     this._pending = requestAnimationFrame(() => {
       this._render().catch(error => {

@@ -12,7 +12,8 @@ export interface IFootprintsOptions {
   clusterThreshold?: number;
   /** Cluster cell size in screen pixels. Default 72. */
   clusterCell?: number;
-  onSelect?: (feature: IFootprintFeature) => void;
+  /** Every footprint under a click (overlapping images of one place are all offered). */
+  onSelect?: (features: IFootprintFeature[]) => void;
 }
 
 interface IIndexed {
@@ -52,12 +53,14 @@ export class FootprintsLayer extends L.LayerGroup {
   override onAdd(map: L.Map): this {
     super.onAdd(map);
     map.on('moveend', this._update, this);
+    map.on('click', this._onClick, this);
     this._rebuild();
     return this;
   }
 
   override onRemove(map: L.Map): this {
     map.off('moveend', this._update, this);
+    map.off('click', this._onClick, this);
     return super.onRemove(map);
   }
 
@@ -68,8 +71,8 @@ export class FootprintsLayer extends L.LayerGroup {
       if (!feature.geometry) {
         continue;
       }
-      const bounds = L.geoJSON(feature.geometry).getBounds();
-      if (!bounds.isValid()) {
+      const bounds = geometryBounds(feature.geometry);
+      if (!bounds) {
         continue;
       }
       this._items.push({ feature, bounds, centre: bounds.getCenter(), date: feature.properties.captureTime?.slice(0, 10) ?? null });
@@ -139,10 +142,7 @@ export class FootprintsLayer extends L.LayerGroup {
         // A canvas renderer: one element for all polygons; hit testing stays in Leaflet.
         renderer: this._renderer,
         style: f => this._style(f as unknown as IFootprintFeature),
-        pointToLayer: (_f, latlng) => L.circleMarker(latlng, { radius: 5, renderer: this._renderer, pane: this._opts.pane }),
-        onEachFeature: (f, layer) => {
-          layer.on('click', () => this._opts.onSelect?.(f as unknown as IFootprintFeature));
-        }
+        pointToLayer: (_f, latlng) => L.circleMarker(latlng, { radius: 5, renderer: this._renderer, pane: this._opts.pane })
       } as L.GeoJSONOptions
     );
     this._update();
@@ -150,6 +150,38 @@ export class FootprintsLayer extends L.LayerGroup {
   }
 
   private _clusters: L.LayerGroup | null = null;
+
+  /** The footprints containing a clicked point (points: within 6 screen pixels). */
+  hitsAt(latlng: L.LatLng): IFootprintFeature[] {
+    const map = this._map;
+    if (!map) {
+      return [];
+    }
+    const at = map.latLngToContainerPoint(latlng);
+    return this._filtered()
+      .filter(item => {
+        const g = item.feature.geometry!;
+        if (g.type === 'Point') {
+          return map.latLngToContainerPoint([g.coordinates[1], g.coordinates[0]]).distanceTo(at) <= 6;
+        }
+        if (!item.bounds.contains(latlng)) {
+          return false;
+        }
+        const polygons = g.type === 'Polygon' ? [g.coordinates] : g.type === 'MultiPolygon' ? g.coordinates : [];
+        return polygons.some(rings => insideRing(rings[0], latlng.lng, latlng.lat));
+      })
+      .map(item => item.feature);
+  }
+
+  private _onClick(event: L.LeafletMouseEvent): void {
+    if (this.mode !== 'polygons') {
+      return;
+    }
+    const hits = this.hitsAt(event.latlng);
+    if (hits.length) {
+      this._opts.onSelect?.(hits);
+    }
+  }
 
   /** After a move: polygons when few are in view, clusters when many. */
   private _update(): void {
@@ -223,4 +255,37 @@ export class FootprintsLayer extends L.LayerGroup {
     }
     return group;
   }
+}
+
+/** Even-odd ray test of a point against a ring of [lon, lat] positions. */
+function insideRing(ring: number[][], x: number, y: number): boolean {
+  let inside = false;
+  for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
+    const [xi, yi] = ring[i];
+    const [xj, yj] = ring[j];
+    if (yi > y !== yj > y && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) {
+      inside = !inside;
+    }
+  }
+  return inside;
+}
+
+/** Bounds of a GeoJSON geometry by scanning its positions (no layer objects). */
+function geometryBounds(geometry: IFootprintFeature['geometry']): L.LatLngBounds | null {
+  let west = Infinity;
+  let south = Infinity;
+  let east = -Infinity;
+  let north = -Infinity;
+  const visit = (c: unknown): void => {
+    if (Array.isArray(c) && typeof c[0] === 'number') {
+      west = Math.min(west, c[0]);
+      east = Math.max(east, c[0]);
+      south = Math.min(south, c[1] as number);
+      north = Math.max(north, c[1] as number);
+    } else if (Array.isArray(c)) {
+      c.forEach(visit);
+    }
+  };
+  visit((geometry as { coordinates?: unknown })?.coordinates);
+  return Number.isFinite(west) && Number.isFinite(south) ? L.latLngBounds([south, west], [north, east]) : null;
 }

@@ -79,6 +79,7 @@ export class MapWidget extends Widget {
   private _swipeLeft: HTMLSelectElement;
   private _swipeRight: HTMLSelectElement;
   private _swipeBar: HTMLDivElement;
+  private _fitAll: HTMLButtonElement;
   private _fetch: AbortController | null = null;
   private _fetchTimer = 0;
   private _serviceDates: string[] = [];
@@ -128,7 +129,13 @@ export class MapWidget extends Widget {
     this._swipeLeft.addEventListener('change', () => this.setSwipe({ left: this._swipeLeft.value }));
     this._swipeRight.addEventListener('change', () => this.setSwipe({ right: this._swipeRight.value }));
     this._swipeBox.append(swipeLabel, this._swipeLeft, el('span', undefined, '|'), this._swipeRight);
-    controls.append(this._timeBox, this._swipeBox);
+    const fitAll = el('button', 'jp-changelab-map-fit', 'All images');
+    fitAll.title = 'Zoom to every image of the catalog';
+    fitAll.setAttribute('aria-label', 'Zoom to every image of the catalog');
+    fitAll.addEventListener('click', () => this.zoomToCatalog());
+    this._fitAll = fitAll;
+    fitAll.hidden = !this._spec.footprints;
+    controls.append(this._timeBox, this._swipeBox, fitAll);
 
     const body = el('div', 'jp-changelab-map-body');
     const mapBox = el('div', 'jp-changelab-map-viewport');
@@ -194,6 +201,7 @@ export class MapWidget extends Widget {
     }
     if (this._spec.footprints) {
       this._addFootprints();
+      this._fitAll.hidden = false;
     }
     this._fitInitial();
     const swipe = this._spec.swipe;
@@ -328,7 +336,7 @@ export class MapWidget extends Widget {
     const pane = this._pane(id);
     const footprints = new FootprintsLayer({
       pane: `changelab-${this._uid}-${id}`,
-      onSelect: feature => this.selectFootprint(feature)
+      onSelect: features => this.selectFootprints(features)
     });
     footprints.on('footprintsupdate', () => this._statusLine());
     this.footprints = footprints;
@@ -451,27 +459,38 @@ export class MapWidget extends Widget {
     this.changed.emit();
   }
 
-  /** Shows an image's details from the footprints (and offers to draw it). */
-  selectFootprint(feature: IFootprintFeature): void {
-    this.footprints?.select(feature.properties.id);
-    const p = feature.properties;
-    this.showDetails(p.key, {
-      image: p.id,
-      captured: p.captureTime,
-      'GSD (m)': p.gsd,
-      CRS: p.epsg ? `EPSG:${p.epsg}` : null,
-      size: `${p.width} × ${p.height}`,
-      bands: `${p.bands} × ${p.dataType}`,
-      COG: p.isCog ? `yes, ${p.overviews} overview${p.overviews === 1 ? '' : 's'}` : 'no',
-      ...(p.quarantined ? { quarantined: true } : {})
+  /** Shows the details of the images under a click (and offers to draw each). */
+  selectFootprints(features: IFootprintFeature[]): void {
+    this.footprints?.select(features[0]?.properties.id ?? null);
+    const heading = el('h3', 'jp-changelab-map-heading', features.length === 1 ? features[0].properties.key : `${features.length} images here`);
+    const entries = features.map(feature => {
+      const p = feature.properties;
+      const entry = el('article', 'jp-changelab-map-image');
+      entry.dataset.imageId = String(p.id);
+      entry.append(
+        el('h4', 'jp-changelab-map-image-key', p.key),
+        this._propertyList({
+          image: p.id,
+          captured: p.captureTime,
+          'GSD (m)': p.gsd,
+          CRS: p.epsg ? `EPSG:${p.epsg}` : null,
+          size: `${p.width} × ${p.height}`,
+          bands: `${p.bands} × ${p.dataType}`,
+          COG: p.isCog ? `yes, ${p.overviews} overview${p.overviews === 1 ? '' : 's'}` : 'no',
+          ...(p.quarantined ? { quarantined: true } : {})
+        })
+      );
+      if (!p.quarantined) {
+        const button = el('button', 'jp-Button jp-mod-styled jp-changelab-map-show', 'Show image on the map');
+        button.setAttribute('aria-label', `Show ${p.key} on the map`);
+        button.addEventListener('click', () => {
+          void this.showImage(p.id).catch(error => this._statusLine(`cannot show image ${p.id}: ${(error as Error).message}`));
+        });
+        entry.append(button);
+      }
+      return entry;
     });
-    if (!p.quarantined) {
-      const button = el('button', 'jp-Button jp-mod-styled jp-changelab-map-show', 'Show image on the map');
-      button.addEventListener('click', () => {
-        void this.showImage(p.id);
-      });
-      this._details.append(button);
-    }
+    this._details.replaceChildren(heading, ...entries);
   }
 
   /** Adds a catalog image as a raster layer (read through the service). */
@@ -500,7 +519,10 @@ export class MapWidget extends Widget {
   }
 
   showDetails(title: string, properties: Record<string, unknown>): void {
-    const heading = el('h3', 'jp-changelab-map-heading', title);
+    this._details.replaceChildren(el('h3', 'jp-changelab-map-heading', title), this._propertyList(properties));
+  }
+
+  private _propertyList(properties: Record<string, unknown>): HTMLElement {
     const list = el('dl', 'jp-changelab-map-properties');
     for (const [k, v] of Object.entries(properties)) {
       if (v === undefined) {
@@ -508,7 +530,7 @@ export class MapWidget extends Widget {
       }
       list.append(el('dt', undefined, k), el('dd', undefined, v === null ? '—' : typeof v === 'object' ? JSON.stringify(v) : String(v)));
     }
-    this._details.replaceChildren(heading, list);
+    return list;
   }
 
   /** Sets the time slider's dates from the service and the dated layers. */
@@ -533,6 +555,18 @@ export class MapWidget extends Widget {
     this._timeInput.disabled = this.dates.length === 0;
   }
 
+  /** Fetches the footprints of the whole catalog and fits the view to them. */
+  zoomToCatalog(): void {
+    this._fitted = false;
+    this._scheduleFetch(0);
+  }
+
+  /** The view as [west, south, east, north] degrees, clamped to the valid ranges (the footprint query). */
+  viewBBox(): number[] {
+    const b = this.map!.getBounds();
+    return [Math.max(-180, b.getWest()), Math.max(-90, b.getSouth()), Math.min(180, b.getEast()), Math.min(90, b.getNorth())];
+  }
+
   private _scheduleFetch(delay = 250): void {
     if (!this.footprints) {
       return;
@@ -550,11 +584,7 @@ export class MapWidget extends Widget {
     this._fetch?.abort();
     const abort = new AbortController();
     this._fetch = abort;
-    let bbox: number[] | undefined;
-    if (this._fitted) {
-      const b = map.getBounds();
-      bbox = [Math.max(-180, b.getWest()), Math.max(-90, b.getSouth()), Math.min(180, b.getEast()), Math.min(90, b.getNorth())];
-    }
+    const bbox = this._fitted ? this.viewBBox() : undefined;
     try {
       const [collection, dates] = await Promise.all([
         this.service.footprints({ bbox, limit: 10_000 }, abort.signal),
@@ -597,7 +627,14 @@ export class MapWidget extends Widget {
       return;
     }
     layer.pane.style.opacity = String(layer.opacity);
-    if (layer.visible && !map.hasLayer(layer.leaflet)) {
+    if (layer.leaflet instanceof CogLayer) {
+      // Rasters stay on the map with their pane hidden: showing one again is instant.
+      layer.pane.style.display = layer.visible ? '' : 'none';
+      layer.leaflet.setActive(layer.visible);
+      if (layer.visible && !map.hasLayer(layer.leaflet)) {
+        layer.leaflet.addTo(map);
+      }
+    } else if (layer.visible && !map.hasLayer(layer.leaflet)) {
       layer.leaflet.addTo(map);
     } else if (!layer.visible && map.hasLayer(layer.leaflet)) {
       layer.leaflet.remove();

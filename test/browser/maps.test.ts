@@ -1,0 +1,502 @@
+// What this proves: in a real JupyterLab (Chromium), the Map previews panel gets live data from
+// `changelab serve` started by jupyter-server-proxy at <base_url>/changelab/ (behind the lab's
+// token) over a catalog seeded with synthetic pairs in three CRSs (EPSG 5186, 32652, 4326) and a
+// 20,000 x 20,000 COG. Footprints appear; a COG drawn in the browser is not blank; the opacity
+// slider fades the rendered pixels towards the background by the chosen fraction; the swipe bar
+// moves by keyboard and pointer with the earlier date on its left and the later on its right, each
+// matching that image drawn alone; the time slider filters footprints to a date. Screenshots go to
+// test-output/browser/. It also prints (never asserts) the time to the first full-extent render
+// of the large COG and the draw time of 10,000 footprints.
+import * as fs from 'fs';
+import * as path from 'path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it, type OnTestFailedHandler } from 'vitest';
+import { stopEmbeddedDatabase } from '../../kernel-lib/src/db/embedded';
+import { writeGeoTiffFile } from '../../kernel-lib/src/raster';
+import { writeSyntheticSet, type ISyntheticSetManifest } from '../../kernel-lib/src/synth';
+import { connect } from '../../kernel-lib/src/workspace';
+import { tempDir } from '../helpers';
+import { launchChromium, launchLab, SHOTS, stopLab, waitForLab, type ILabServer } from './lab-server';
+import { decodePng, meanDifference, type IPixels } from './png';
+
+const BIG = Number(process.env.CHANGELAB_MAP_BIG_COG ?? 20_000);
+
+/** A large RGB COG in EPSG:5186 south of Seoul (0.5 m pixels), overviews down to one tile. */
+async function writeBigCog(file: string, size: number): Promise<void> {
+  const data = new Uint8Array(size * size * 3);
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      const o = (y * size + x) * 3;
+      data[o] = (x * 255) / size;
+      data[o + 1] = (y * 255) / size;
+      data[o + 2] = ((x >> 8) + (y >> 8)) & 1 ? 200 : 60;
+    }
+  }
+  await writeGeoTiffFile(file, { width: size, height: size, bands: 3, dataType: 'uint8', data }, {
+    crs: { epsg: 5186 },
+    transform: [195_000, 0.5, 0, 494_000, 0, -0.5],
+    deflateLevel: 1,
+    dateTime: new Date('2023-06-01T02:00:00Z')
+  });
+}
+
+describe('Map previews and the changelab map, in Chromium', () => {
+  const dir = tempDir('changelab-maps-browser-');
+  const home = path.join(dir, 'changelab-home');
+  const fixtures = path.join(dir, 'fixtures');
+  let set: ISyntheticSetManifest;
+  let indexed = 0;
+  let quarantined = 0;
+  const ids = new Map<string, number>();
+  let bigId = 0;
+  let lab: ILabServer | undefined;
+  let browser: Browser | undefined;
+  let page: Page;
+  const pageErrors: string[] = [];
+  const consoleErrors: string[] = [];
+
+  const shot = (name: string) => page.screenshot({ path: path.join(SHOTS, name) });
+  const keepFailureShot = (onTestFailed: (fn: OnTestFailedHandler) => void, name: string) =>
+    onTestFailed(async () => {
+      await shot(`failed-maps-${name}.png`).catch(() => undefined);
+      console.error(`console errors in the page:\n${consoleErrors.join('\n')}\nserver log:\n${lab?.logTail()}`);
+    });
+  const panel = () => page.locator('#changelab-maps-panel');
+  const mapNode = () => panel().locator('.jp-changelab-map');
+  const viewport = () => panel().locator('.jp-changelab-map-viewport');
+  /** Runs `fn` in the page with the panel's MapWidget as its argument. */
+  const withMap = <T>(fn: (m: any, arg: any) => T, arg?: unknown): Promise<T> =>
+    page.evaluate(
+      ([source, a]) => {
+        const m = (document.querySelector('#changelab-maps-panel .jp-changelab-map') as any).changelabMap;
+        return new Function('m', 'arg', `return (${source})(m, arg);`)(m, a);
+      },
+      [fn.toString(), arg] as const
+    ) as Promise<T>;
+  const viewportPixels = async (): Promise<IPixels> => decodePng(await viewport().screenshot());
+  const waitRenders = (layerId: string, atLeast: number) =>
+    page.waitForFunction(
+      ([id, n]) => {
+        const m = (document.querySelector('#changelab-maps-panel .jp-changelab-map') as any).changelabMap;
+        const l = m.layer(id);
+        return l && l.leaflet.info && l.leaflet.info.renders >= n;
+      },
+      [layerId, atLeast] as const,
+      { timeout: 60_000 }
+    );
+
+  beforeAll(async () => {
+    fs.mkdirSync(SHOTS, { recursive: true });
+    set = await writeSyntheticSet(fixtures, { seed: 'maps', size: 512 });
+    const started = Date.now();
+    await writeBigCog(path.join(fixtures, 'big.tif'), BIG);
+    console.log(`[maps] wrote the ${BIG} x ${BIG} COG (${(fs.statSync(path.join(fixtures, 'big.tif')).size / 2 ** 20).toFixed(1)} MiB) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    const w = await connect({ cwd: dir, env: { CHANGELAB_HOME: home } });
+    try {
+      for (const f of set.files) {
+        await w.objects.putFile(`flights/${f.path}`, path.join(fixtures, f.path));
+      }
+      await w.objects.putFile('large/big.tif', path.join(fixtures, 'big.tif'));
+      const summary = await w.catalog.ingest('', { progress: false });
+      expect(summary.failed).toBe(0);
+      indexed = summary.indexed;
+      quarantined = summary.quarantined;
+      for (const f of set.files.filter(f => f.role !== 'bad')) {
+        ids.set(f.path, (await w.catalog.getByKey(`flights/${f.path}`)).id);
+      }
+      bigId = (await w.catalog.getByKey('large/big.tif')).id;
+    } finally {
+      await w.close();
+    }
+    lab = await launchLab(dir, home);
+    await waitForLab(lab);
+    browser = await launchChromium();
+    page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+    page.on('pageerror', error => pageErrors.push(`${error.name}: ${error.message}`));
+    page.on('console', message => {
+      if (message.type() === 'error') {
+        consoleErrors.push(message.text());
+      }
+    });
+  }, 600_000);
+
+  afterAll(async () => {
+    const steps = [
+      () => browser?.close(),
+      () => lab && stopLab(lab),
+      () => stopEmbeddedDatabase(home),
+      () => fs.rmSync(dir, { recursive: true, force: true })
+    ];
+    const problems: unknown[] = [];
+    for (const step of steps) {
+      await Promise.resolve()
+        .then(step)
+        .catch(error => problems.push(error));
+    }
+    if (problems.length) {
+      throw new AggregateError(problems, 'maps browser suite clean-up failed');
+    }
+  });
+
+  it('opens Map previews: the catalog footprints come from the service behind the lab, quarantine listed apart', async ({ onTestFailed }) => {
+    keepFailureShot(onTestFailed, 'panel');
+    await page.goto(`${lab!.url}/lab?token=${lab!.token}`);
+    await page.locator('#jp-main-dock-panel .jp-Launcher').waitFor({ timeout: 60_000 });
+    await page.locator('.jp-SideBar.jp-mod-left .lm-TabBar-tab[data-id="changelab-maps-panel"]').click();
+    await mapNode().waitFor({ state: 'visible' });
+    // Widen the side panel so the map has room: drag the split handle next to it.
+    const handle = page.locator('#jp-main-split-panel > .lm-SplitPanel-handle:not(.lm-mod-hidden)').first();
+    const box = await handle.boundingBox();
+    if (box) {
+      await page.mouse.move(box.x + box.width / 2, box.y + 200);
+      await page.mouse.down();
+      await page.mouse.move(900, box.y + 200, { steps: 5 });
+      await page.mouse.up();
+    }
+    // The service starts with the first request through the proxy (a cold embedded database can take a while).
+    await page.waitForFunction(() => Number((document.querySelector('#changelab-maps-panel .jp-changelab-map') as HTMLElement)?.dataset.footprintsLoaded ?? 0) >= 1, null, { timeout: 150_000 });
+    await withMap(m => m.map.invalidateSize());
+    await page.waitForTimeout(600); // the view refetch after the fit
+    const count = await withMap(m => m.footprints.features.length);
+    // Every indexed image has a footprint (the quarantined files have none), all within the fitted view.
+    expect(count).toBe(indexed);
+    expect(await withMap(m => m.footprints.visibleCount)).toBe(indexed);
+    await expect.poll(() => panel().locator('.jp-changelab-map-status').textContent()).toMatch(new RegExp(`^${indexed} footprints in view`));
+    // The footprints are drawn: the footprint canvas holds painted pixels.
+    const painted = await withMap(m => {
+      const canvas = m.layer('footprints').pane.querySelector('canvas') as HTMLCanvasElement;
+      const d = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
+      let n = 0;
+      for (let i = 3; i < d.length; i += 4) {
+        n += d[i] > 0 ? 1 : 0;
+      }
+      return n;
+    });
+    expect(painted).toBeGreaterThan(0);
+    // The quarantine is listed apart, with reasons.
+    const quarantine = panel().locator('.jp-changelab-map-quarantine');
+    await expect.poll(() => quarantine.locator('summary').textContent()).toBe(`${quarantined} files in quarantine`);
+    expect(await quarantine.locator('.jp-changelab-map-quarantine-reason').count()).toBe(quarantined);
+    await shot('maps-panel.png');
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('draws an image chosen on the map from its COG: the raster canvas is not blank', async ({ onTestFailed }) => {
+    keepFailureShot(onTestFailed, 'image');
+    const before = set.files.find(f => f.role === 'before' && f.epsg === 5186)!;
+    const id = ids.get(before.path)!;
+    // Zoom to the image, then click its footprint as a user would.
+    const point = await withMap(
+      (m, imageId) => {
+        const f = m.footprints.features.find((x: any) => x.id === imageId);
+        const layer = (window as any).L ?? null;
+        void layer;
+        const ring = f.geometry.coordinates[0][0];
+        const lats = ring.map((p: number[]) => p[1]);
+        const lngs = ring.map((p: number[]) => p[0]);
+        m.map.fitBounds([[Math.min(...lats), Math.min(...lngs)], [Math.max(...lats), Math.max(...lngs)]]);
+        const c = m.map.latLngToContainerPoint([(Math.min(...lats) + Math.max(...lats)) / 2, (Math.min(...lngs) + Math.max(...lngs)) / 2]);
+        const r = m.map.getContainer().getBoundingClientRect();
+        return { x: r.left + c.x, y: r.top + c.y };
+      },
+      id
+    );
+    await page.waitForTimeout(500);
+    await page.mouse.click(point.x, point.y);
+    const details = panel().locator('.jp-changelab-map-details');
+    // The pair and its mask share one footprint (and so do some bad files): all are offered.
+    await expect.poll(() => details.locator('h3').textContent()).toMatch(/^\d+ images here$/);
+    for (const role of ['before', 'after', 'mask']) {
+      const other = ids.get(`seoul-5186_${role}.tif`);
+      if (other) {
+        expect(await details.locator(`article[data-image-id="${other}"]`).count()).toBe(1);
+      }
+    }
+    const entry = details.locator(`article[data-image-id="${id}"]`);
+    expect(await entry.locator('h4').textContent()).toBe(`flights/${before.path}`);
+    expect(await entry.innerText()).toContain('EPSG:5186');
+    await entry.locator('button', { hasText: 'Show image on the map' }).click();
+    await waitRenders(`image-${id}`, 1);
+    const stats = await withMap(
+      (m, layerId) => {
+        const canvas = m.layer(layerId).leaflet.canvas as HTMLCanvasElement;
+        const d = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
+        let opaque = 0;
+        const colours = new Set<number>();
+        for (let i = 0; i < d.length; i += 4) {
+          if (d[i + 3] === 255) {
+            opaque++;
+            colours.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
+          }
+        }
+        return { opaque, colours: colours.size, total: d.length / 4 };
+      },
+      `image-${id}`
+    );
+    // The fitted image covers most of the view, with the scene's many colours.
+    expect(stats.opaque / stats.total).toBeGreaterThan(0.3);
+    expect(stats.colours).toBeGreaterThan(500);
+    await shot('maps-image.png');
+  });
+
+  it('fades a layer with its opacity slider: the pixels move towards the background by that fraction', async ({ onTestFailed }) => {
+    keepFailureShot(onTestFailed, 'opacity');
+    const id = `image-${ids.get(set.files.find(f => f.role === 'before' && f.epsg === 5186)!.path)}`;
+    await withMap(m => m.setVisible('footprints', false));
+    const full = await viewportPixels();
+    const slider = panel().locator(`li[data-layer-id="${id}"] input.jp-changelab-map-opacity`);
+    expect(await slider.getAttribute('aria-label')).toMatch(/^Opacity of /);
+    await slider.fill('30');
+    expect(await slider.getAttribute('aria-valuetext')).toBe('30%');
+    const faded = await viewportPixels();
+    await withMap((m, layerId) => m.setVisible(layerId, false), id);
+    const background = await viewportPixels();
+    // Compare a block in the middle of the view, where the image is.
+    const rect = { x: Math.floor(full.width * 0.4), y: Math.floor(full.height * 0.4), w: Math.floor(full.width * 0.2), h: Math.floor(full.height * 0.2) };
+    expect(meanDifference(full, background, rect)).toBeGreaterThan(10); // the image shows at all
+    // Alpha compositing: faded = background + 0.3 (full - background), within rounding (+-3 of 255).
+    let worst = 0;
+    for (let y = rect.y; y < rect.y + rect.h; y += 3) {
+      for (let x = rect.x; x < rect.x + rect.w; x += 3) {
+        const o = (y * full.width + x) * 4;
+        for (let c = 0; c < 3; c++) {
+          const expected = background.data[o + c] + 0.3 * (full.data[o + c] - background.data[o + c]);
+          worst = Math.max(worst, Math.abs(faded.data[o + c] - expected));
+        }
+      }
+    }
+    expect(worst).toBeLessThanOrEqual(3);
+    await withMap((m, layerId) => {
+      m.setVisible(layerId, true);
+      m.setOpacity(layerId, 1);
+    }, id);
+    await shot('maps-opacity.png');
+  });
+
+  it('swipes between two dates: the bar moves by keyboard and pointer, earlier date left, later right', async ({ onTestFailed }) => {
+    keepFailureShot(onTestFailed, 'swipe');
+    const pair = set.pairs.find(p => p.meta.crs.epsg === 32652)!;
+    const beforeId = ids.get(`${pair.name}_before.tif`)!;
+    const afterId = ids.get(`${pair.name}_after.tif`)!;
+    // Only this pair on the map.
+    await withMap(m => {
+      for (const l of [...m.layers]) {
+        if (l.kind === 'cog') {
+          m.removeLayer(l.id);
+        }
+      }
+    });
+    await withMap(async (m, [a, b]) => {
+      await m.showImage(b);
+      await m.showImage(a);
+      const l = m.layer(`image-${a}`);
+      m.map.fitBounds(l.bounds);
+    }, [beforeId, afterId]);
+    await waitRenders(`image-${beforeId}`, 1);
+    await waitRenders(`image-${afterId}`, 1);
+    await page.waitForTimeout(300);
+    await withMap(m => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r))));
+    // Each image alone, for comparison with the two sides of the swipe.
+    await withMap((m, [a, b]) => { m.setVisible(`image-${a}`, true); m.setVisible(`image-${b}`, false); }, [beforeId, afterId]);
+    const aloneBefore = await viewportPixels();
+    await withMap((m, [a, b]) => { m.setVisible(`image-${a}`, false); m.setVisible(`image-${b}`, true); }, [beforeId, afterId]);
+    const aloneAfter = await viewportPixels();
+
+    await panel().locator('.jp-changelab-map-swipe-controls input[type="checkbox"]').check();
+    const bar = panel().locator('.jp-changelab-map-swipe');
+    await bar.waitFor({ state: 'visible' });
+    expect(await bar.getAttribute('role')).toBe('slider');
+    expect(await bar.getAttribute('aria-valuenow')).toBe('50');
+    // Earlier date on the left, later on the right.
+    expect(await bar.locator('.jp-mod-left').textContent()).toBe(pair.meta.beforeDate.slice(0, 10));
+    expect(await bar.locator('.jp-mod-right').textContent()).toBe(pair.meta.afterDate.slice(0, 10));
+    expect(pair.meta.beforeDate < pair.meta.afterDate).toBe(true);
+    // Keyboard: five steps of 2 % to the left.
+    await bar.focus();
+    for (let i = 0; i < 5; i++) {
+      await page.keyboard.press('ArrowLeft');
+    }
+    expect(await bar.getAttribute('aria-valuenow')).toBe('40');
+    await page.keyboard.press('End');
+    expect(await bar.getAttribute('aria-valuenow')).toBe('100');
+    await page.keyboard.press('Home');
+    expect(await bar.getAttribute('aria-valuenow')).toBe('0');
+    for (let i = 0; i < 5; i++) {
+      await page.keyboard.press('PageUp');
+    }
+    expect(await bar.getAttribute('aria-valuenow')).toBe('50');
+    // Pointer: drag the bar to 60 % of the map's width.
+    const vp = (await viewport().boundingBox())!;
+    const b0 = (await bar.boundingBox())!;
+    await page.mouse.move(b0.x + b0.width / 2, b0.y + b0.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(vp.x + vp.width * 0.6, b0.y + b0.height / 2, { steps: 8 });
+    await page.mouse.up();
+    const now = Number(await bar.getAttribute('aria-valuenow'));
+    expect(Math.abs(now - 60)).toBeLessThanOrEqual(1);
+    await withMap(m => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r))));
+    const swiped = await viewportPixels();
+    // Left of the bar is the before image as drawn alone, right of it the after image.
+    const w = swiped.width;
+    const h = swiped.height;
+    const left = { x: Math.floor(w * 0.3), y: Math.floor(h * 0.3), w: Math.floor(w * 0.2), h: Math.floor(h * 0.4) };
+    const right = { x: Math.floor(w * 0.68), y: Math.floor(h * 0.3), w: Math.floor(w * 0.2), h: Math.floor(h * 0.4) };
+    // The two dates really differ there (season, light, buildings), so the check can fail.
+    expect(meanDifference(aloneBefore, aloneAfter, left)).toBeGreaterThan(5);
+    expect(meanDifference(aloneBefore, aloneAfter, right)).toBeGreaterThan(5);
+    expect(meanDifference(swiped, aloneBefore, left)).toBeLessThan(1);
+    expect(meanDifference(swiped, aloneAfter, right)).toBeLessThan(1);
+    await shot('maps-swipe.png');
+  });
+
+  it('filters footprints with the time slider and shows the image of the chosen date', async ({ onTestFailed }) => {
+    keepFailureShot(onTestFailed, 'time');
+    await withMap(m => {
+      m.setSwipe({ enabled: false });
+      m.setVisible('footprints', true);
+    });
+    // Back to the whole catalog, and wait for the footprints of that view.
+    const loads = Number(await mapNode().getAttribute('data-footprints-loaded'));
+    await panel().getByRole('button', { name: 'Zoom to every image of the catalog' }).click();
+    // One load for the whole catalog (which fits the view), one for the fitted view.
+    await page.waitForFunction(n => Number((document.querySelector('#changelab-maps-panel .jp-changelab-map') as HTMLElement).dataset.footprintsLoaded) > n + 1, loads, { timeout: 30_000 });
+    await page.waitForFunction(() => {
+      const m = (document.querySelector('#changelab-maps-panel .jp-changelab-map') as any).changelabMap;
+      return m.dates.length >= 2;
+    }, null, { timeout: 20_000 });
+    const dates: string[] = await withMap(m => m.dates);
+    const captured = set.files.filter(f => f.captured).map(f => f.captured!.slice(0, 10));
+    // Every capture date of the fixture is offered (the large COG adds its own).
+    for (const d of captured) {
+      expect(dates).toContain(d);
+    }
+    const slider = panel().locator('.jp-changelab-map-time input[type="range"]');
+    expect(await slider.getAttribute('aria-label')).toBe('Capture date shown');
+    const all = await withMap(m => m.footprints.visibleCount);
+    await slider.focus();
+    await page.keyboard.press('ArrowRight'); // the earliest date
+    const first = dates[0];
+    await expect.poll(() => panel().locator('.jp-changelab-map-time-value').textContent()).toBe(first);
+    const onFirst = await withMap(m => m.footprints.visibleCount);
+    // What the database counts for that day (SQL on the server) is what the map filters in the browser.
+    const counts = new Map<string, number>((await withMap(m => m.service.dates({ bbox: m.viewBBox() }))).map((d: { date: string; count: number }) => [d.date, d.count]));
+    expect(onFirst).toBe(counts.get(first));
+    expect(onFirst).toBeGreaterThanOrEqual(captured.filter(d => d === first).length);
+    expect(onFirst).toBeLessThan(all);
+    // The pair's later date: its after image becomes the one shown, the before image hidden.
+    const pair = set.pairs.find(p => p.meta.crs.epsg === 32652)!;
+    const later = pair.meta.afterDate.slice(0, 10);
+    const steps = dates.indexOf(later) + 1 - 1;
+    for (let i = 0; i < steps; i++) {
+      await page.keyboard.press('ArrowRight');
+    }
+    await expect.poll(() => panel().locator('.jp-changelab-map-time-value').textContent()).toBe(later);
+    const afterLayer = `image-${ids.get(`${pair.name}_after.tif`)}`;
+    const beforeLayer = `image-${ids.get(`${pair.name}_before.tif`)}`;
+    expect(await withMap((m, [a, b]) => [m.layer(a).visible, m.layer(b).visible], [afterLayer, beforeLayer])).toEqual([true, false]);
+    expect(await panel().locator(`li[data-layer-id="${beforeLayer}"] input[type="checkbox"]`).isChecked()).toBe(false);
+    expect(await withMap(m => m.footprints.visibleCount)).toBe(counts.get(later));
+    await shot('maps-time.png');
+    await page.keyboard.press('Home');
+    await expect.poll(() => panel().locator('.jp-changelab-map-time-value').textContent()).toBe('all dates');
+    expect(await withMap(m => m.footprints.visibleCount)).toBe(all);
+  });
+
+  it(`measures: first full-extent render of a ${BIG} x ${BIG} COG, and 10,000 footprints (printed, not asserted)`, async ({ onTestFailed }) => {
+    keepFailureShot(onTestFailed, 'performance');
+    await withMap(m => {
+      for (const l of [...m.layers]) {
+        if (l.kind === 'cog') {
+          m.removeLayer(l.id);
+        }
+      }
+      m.setVisible('footprints', false);
+    });
+    // Full extent of the large image, then open it: header reads, the overview fitting the view, decode, warp.
+    const big = await withMap(async (m, id) => {
+      const image = await m.service.image(id);
+      const ring = image.footprint.coordinates[0][0];
+      const lats = ring.map((p: number[]) => p[1]);
+      const lngs = ring.map((p: number[]) => p[0]);
+      m.map.fitBounds([[Math.min(...lats), Math.min(...lngs)], [Math.max(...lats), Math.max(...lngs)]]);
+      await new Promise(r => setTimeout(r, 300));
+      const started = performance.now();
+      const layer = await m.showImage(id);
+      const cog = layer.leaflet;
+      await new Promise<void>(resolve => {
+        const check = () => (cog.info.renders > 0 || cog.error ? resolve() : setTimeout(check, 5));
+        check();
+      });
+      const size = m.map.getSize();
+      return { openMs: performance.now() - started, firstMs: cog.info.firstMs, overview: cog.info.overview, pixelsRead: cog.info.pixelsRead, error: cog.error, view: [size.x, size.y] };
+    }, bigId);
+    expect(big.error).toBeNull();
+    // Panning: the longest gap between animation frames while the view moves and re-renders.
+    const pan = await withMap(async m => {
+      let last = performance.now();
+      let worst = 0;
+      let running = true;
+      const frame = () => {
+        const now = performance.now();
+        worst = Math.max(worst, now - last);
+        last = now;
+        if (running) {
+          requestAnimationFrame(frame);
+        }
+      };
+      requestAnimationFrame(frame);
+      for (let i = 0; i < 10; i++) {
+        m.map.panBy([60, 40], { animate: false });
+        await new Promise(r => setTimeout(r, 120));
+      }
+      m.map.zoomIn(2);
+      await new Promise(r => setTimeout(r, 800));
+      running = false;
+      return { worstFrameMs: worst };
+    });
+    await shot('maps-large-cog.png');
+    // 10,000 footprints: polygons on one canvas, and clusters.
+    const footprints = await withMap(async m => {
+      const features = [];
+      for (let i = 0; i < 10_000; i++) {
+        const lon = 126 + (i % 100) * 0.03;
+        const lat = 34.5 + Math.floor(i / 100) * 0.03;
+        features.push({
+          type: 'Feature', id: 1_000_000 + i,
+          geometry: { type: 'MultiPolygon', coordinates: [[[[lon, lat], [lon + 0.02, lat], [lon + 0.02, lat + 0.02], [lon, lat + 0.02], [lon, lat]]]] },
+          properties: { id: 1_000_000 + i, key: `synthetic/${i}.tif`, captureTime: '2024-01-01T00:00:00Z', quarantined: i % 50 === 0 }
+        });
+      }
+      m.setVisible('footprints', true);
+      // Synthetic footprints only: no refetch from the catalog while measuring.
+      m._scheduleFetch = () => undefined;
+      const fp = m.footprints;
+      m.map.fitBounds([[34.5, 126], [37.5, 129]]);
+      const frame = () => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+      fp._opts.clusterThreshold = 1e9;
+      let t = performance.now();
+      fp.setData(features);
+      await frame();
+      const polygonsMs = performance.now() - t;
+      const polygonsMode = fp.mode;
+      fp._opts.clusterThreshold = 2000;
+      t = performance.now();
+      fp.setData(features);
+      await frame();
+      const clustersMs = performance.now() - t;
+      return { polygonsMs, polygonsMode, clustersMs, clustersMode: fp.mode, visible: fp.visibleCount };
+    });
+    expect(footprints.visible).toBe(10_000);
+    expect(footprints.polygonsMode).toBe('polygons');
+    expect(footprints.clustersMode).toBe('clusters');
+    await shot('maps-10k-footprints.png');
+    console.log(
+      `[maps] Chromium (SwiftShader, 2 cores), view ${big.view.join('x')} px: ${BIG}x${BIG} COG first full-extent render ${big.firstMs.toFixed(0)} ms ` +
+        `(from adding the layer: header + overview ${big.overview} read by ranges (${big.pixelsRead} px) + decode + warp; ${big.openMs.toFixed(0)} ms including the catalog lookup); ` +
+        `longest frame gap while panning/zooming ${pan.worstFrameMs.toFixed(0)} ms; ` +
+        `10,000 footprints: ${footprints.polygonsMs.toFixed(0)} ms as canvas polygons, ${footprints.clustersMs.toFixed(0)} ms as clusters`
+    );
+    fs.writeFileSync(path.join(SHOTS, 'maps-performance.json'), JSON.stringify({ bigCog: { size: BIG, ...big }, pan, footprints }, null, 2));
+    expect(pageErrors).toEqual([]);
+  });
+});
