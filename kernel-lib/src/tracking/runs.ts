@@ -4,6 +4,9 @@ import { card, type IDisplayBundle, type IDisplayable } from '../display';
 import { RunStore, type IRunStoreSource } from './store';
 import type { IModelVersionInfo, IRunDetail, IRunQuery, IRunSummary } from './types';
 
+/** Most points per metric curve a run card carries. */
+export const CARD_POINTS = 2000;
+
 const formatNumber = (v: number) => (Number.isInteger(v) ? String(v) : Number.isFinite(v) ? v.toPrecision(4) : String(v));
 const datasetLabel = (r: IRunSummary) => (r.dataset ? `${r.dataset.name}@${r.dataset.rev.slice(0, 8)}` : null);
 const seconds = (r: IRunSummary) => (r.endedAt ? Math.round((r.endedAt.getTime() - r.startedAt.getTime()) / 100) / 10 : null);
@@ -46,9 +49,20 @@ export class RunList implements IDisplayable {
 export class RunDetail implements IDisplayable {
   constructor(readonly run: IRunDetail) {}
 
-  /** The history of one metric as [step, value] pairs. */
-  history(key: string): [number, number][] {
-    return (this.run.metrics[key] ?? []).map(p => [p.step, p.value]);
+  /**
+   * The history of one metric as [step, value] pairs; with `maxPoints`, thinned to at most that
+   * many by an even stride that keeps the first and the last point (for curves of long runs).
+   */
+  history(key: string, maxPoints?: number): [number, number][] {
+    const all = (this.run.metrics[key] ?? []).map(p => [p.step, p.value] as [number, number]);
+    if (maxPoints === undefined || all.length <= maxPoints) {
+      return all;
+    }
+    if (maxPoints < 2) {
+      return all.slice(-Math.max(0, maxPoints));
+    }
+    const stride = (all.length - 1) / (maxPoints - 1);
+    return Array.from({ length: maxPoints }, (_, i) => all[Math.round(i * stride)]);
   }
 
   toDisplay(): IDisplayBundle {
@@ -82,7 +96,8 @@ export class RunDetail implements IDisplayable {
       },
       data: {
         run: r.id,
-        metrics: Object.fromEntries(Object.keys(r.metrics).map(k => [k, this.history(k)]))
+        // Curves for the card: at most CARD_POINTS per metric; `history(key)` has them all.
+        metrics: Object.fromEntries(Object.keys(r.metrics).map(k => [k, this.history(k, CARD_POINTS)]))
       }
     });
   }

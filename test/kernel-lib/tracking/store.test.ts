@@ -17,6 +17,7 @@ import {
   RunConflictError,
   workspaceLogger
 } from '../../../kernel-lib/src/tracking';
+import { RunStore } from '../../../kernel-lib/src/tracking/store';
 import { connect, type Workspace } from '../../../kernel-lib/src/workspace';
 import { tempDir } from '../../helpers';
 
@@ -122,6 +123,25 @@ describe('workspace run store (embedded)', () => {
     // Timestamps are non-decreasing in logging order.
     const t = r.metrics.loss.map(p => p.timestamp.getTime());
     expect([...t].sort((a, b) => a - b)).toEqual(t);
+  });
+
+  it('thins long metric histories for cards, keeping the first and last points', async () => {
+    const logger = workspaceLogger(ws, { experiment: 'store-thin' });
+    await logger.start();
+    // One batch insert through the store (5001 logMetrics calls would only make the test slow).
+    await new RunStore(ws).logMetrics(
+      logger.runId,
+      Array.from({ length: 5001 }, (_, step) => ({ key: 'loss', value: step / 2, step, timestamp: Date.now() }))
+    );
+    await logger.finalize('FINISHED');
+    const run = await getRun(ws, logger.runId);
+    expect(run.history('loss')).toHaveLength(5001);
+    const thin = run.history('loss', 11);
+    expect(thin).toEqual(Array.from({ length: 11 }, (_, i) => [i * 500, i * 250]));
+    const card = run.toDisplay().data['application/vnd.changelab.table+json'] as { data: { metrics: Record<string, [number, number][]> } };
+    expect(card.data.metrics.loss).toHaveLength(2000);
+    expect(card.data.metrics.loss[0]).toEqual([0, 0]);
+    expect(card.data.metrics.loss[1999]).toEqual([5000, 2500]);
   });
 
   it('keeps non-finite metric values and repeated steps, as MLflow does', async () => {
