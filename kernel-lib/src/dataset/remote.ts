@@ -365,8 +365,19 @@ export class S3Remote implements IDvcRemote {
     await this.ensureBucket();
     try {
       return await withRetries('get', async () => {
-        const hash = hashingStream();
         const body = await this.client.getObject(this.bucket, this.key(oid));
+        const length = Number((body as { headers?: Record<string, string> }).headers?.['content-length'] ?? NaN);
+        if (length <= SINGLE_PUT_LIMIT) {
+          // Small objects: gather, hash and write in one go.
+          const chunks: Buffer[] = [];
+          for await (const chunk of body) {
+            chunks.push(chunk as Buffer);
+          }
+          const data = Buffer.concat(chunks);
+          await fs.promises.writeFile(dest, data);
+          return { md5: crypto.createHash('md5').update(data).digest('hex'), size: data.length };
+        }
+        const hash = hashingStream();
         await pipeline(body, hash, fs.createWriteStream(dest));
         return { md5: hash.md5(), size: hash.size() };
       });
