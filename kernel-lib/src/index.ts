@@ -43,3 +43,5 @@ export * as synth from './synth';
 export * as tracking from './tracking';
 export * as training from './train';
 export { train } from './train/api';
+export * as validation from './validate';
+export { validate } from './validate';

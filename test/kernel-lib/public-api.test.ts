@@ -10,7 +10,8 @@ describe('public API of the changelab kernel library', () => {
       'InProcessJobQueue', 'InvalidRasterError', 'LocalObjectStore', 'MIME_PREFIX', 'NotFoundError',
       'RedisJobQueue', 'S3ObjectStore', 'ServiceUnavailableError', 'StorageError', 'ValidationFailedError',
       'Workspace', 'card', 'catalog', 'connect', 'dataset', 'ensureEmbeddedDatabase', 'listMigrations', 'loadConfig', 'migrate',
-      'mimeType', 'progress', 'raster', 'serve', 'show', 'stopEmbeddedDatabase', 'synth', 'tracking', 'train', 'training'
+      'mimeType', 'progress', 'raster', 'serve', 'show', 'stopEmbeddedDatabase', 'synth', 'tracking', 'train', 'training',
+      'validate', 'validation'
     ]);
     expect(Object.keys(changelab.training).sort()).toEqual([
       'APPLY_INPUT', 'BN_EPSILON', 'BN_MOMENTUM', 'CHECKPOINT_FORMAT', 'ChangeLoader', 'ChangeMetrics', 'ChangeTask',
@@ -39,6 +40,11 @@ describe('public API of the changelab kernel library', () => {
     expect(Object.keys(changelab.synth).sort()).toEqual([
       'DEFAULT_ORIGIN', 'KOREAN_SITES', 'SYNTHETIC_CRSS', 'createRandom', 'generateBadFiles', 'generatePair',
       'georeferenceScene', 'metresPerDegreeLatitude', 'metresPerDegreeLongitude', 'writeSyntheticSet'
+    ]);
+    expect(Object.keys(changelab.validation).sort()).toEqual([
+      'ExpectationSuite', 'RunList', 'SuiteError', 'ValidationResult', 'expectationDefinition', 'expectationTypes',
+      'failureLine', 'getRun', 'imageRow', 'isValidFootprint', 'listRuns', 'loadSuite', 'saveRun', 'unreadableRow',
+      'validate', 'validateRows', 'validateTable'
     ]);
     expect(Object.keys(changelab.dataset).sort()).toEqual([
       'DATASETS_DIR', 'DEFAULT_FRACTIONS', 'DatasetDiff', 'DatasetRepository', 'DatasetStatusList', 'MANIFEST_FILE',

@@ -56,6 +56,8 @@ export interface IExpectationDefinition {
   sql?: (columns: string[], kwargs: Record<string, unknown>) => string;
   /** Multi-column map: which rows are missing (GE's ignore_row_if). */
   multiColumn?: boolean;
+  /** Multi-column map without ignore_row_if: a row is missing when 'all' (default) or 'any' value is. */
+  rowMissing?: 'all' | 'any';
   metric?: AggregateMetric | TableMetric;
   /** column-aggregate / table: decides success from the observed value. */
   judge?: (observed: unknown, kwargs: Record<string, unknown>) => boolean;
@@ -98,6 +100,10 @@ export function sqlLiteral(value: unknown): string {
 }
 
 /** A quoted SQL identifier. */
+/** The ignore_row_if rule of a multi-column expectation. */
+export const ignoreRowIf = (definition: IExpectationDefinition, kwargs: Record<string, unknown>): string =>
+  (kwargs.ignore_row_if as string | undefined) ?? (definition.rowMissing === 'any' ? 'any_value_is_missing' : 'all_values_are_missing');
+
 export const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
 const toComparable = (v: unknown): number | string | boolean => {

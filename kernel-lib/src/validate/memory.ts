@@ -1,6 +1,6 @@
 // The in-memory backend: evaluates a suite over an array of rows (a freshly extracted batch
 // before it is inserted, or any JS data). One pass per expectation; values are never copied.
-import { expectationDefinition, valueKey } from './expectations';
+import { expectationDefinition, ignoreRowIf, valueKey } from './expectations';
 import { countValues, type Observation } from './result';
 import type { IExpectationConfig, ResultFormat, Row } from './types';
 
@@ -102,7 +102,7 @@ export function observeRows(config: IExpectationConfig, rows: Row[], columns: st
     let missing = 0;
     let unexpected = 0;
     const multi = cols.length > 1 || definition.multiColumn;
-    const ignore = (kw.ignore_row_if as string | undefined) ?? 'all_values_are_missing';
+    const ignore = ignoreRowIf(definition, kw);
     const rowMissing = (vals: unknown[]) =>
       multi ? (ignore === 'never' ? false : ignore === 'any_value_is_missing' ? vals.some(isMissing) : vals.every(isMissing)) : isMissing(vals[0]);
     const shown = (vals: unknown[]) => (multi ? Object.fromEntries(cols.map((c, j) => [c, vals[j] ?? null])) : vals[0] ?? null);

@@ -4,7 +4,7 @@
 // that failed, small queries for a sample of the offending values. The table is never pulled.
 import type { IQueryable } from '../db/database';
 import { NotFoundError } from '../errors';
-import { expectationDefinition, sqlalchemyTypeName, quoteIdent, type IExpectationDefinition } from './expectations';
+import { expectationDefinition, ignoreRowIf, sqlalchemyTypeName, quoteIdent, type IExpectationDefinition } from './expectations';
 import { PARTIAL_COUNT, type Observation } from './result';
 import type { IExpectationConfig, ResultFormat } from './types';
 
@@ -80,7 +80,7 @@ function plan(index: number, config: IExpectationConfig, known: Map<string, ITab
   }
   const cols = names.map(quoteIdent);
   const multi = names.length > 1 || definition.multiColumn === true;
-  const missing = missingSql(cols, multi, (kw.ignore_row_if as string | undefined) ?? 'all_values_are_missing');
+  const missing = missingSql(cols, multi, ignoreRowIf(definition, kw));
   const p: IPlan = { index, config, definition, columns: cols, missing, unexpected: 'FALSE', selects: [] };
   const a = (suffix: string) => `e${index}_${suffix}`;
   if (definition.metric === 'row_count') {
