@@ -38,6 +38,8 @@ export { RedisJobQueue } from './jobs/redis';
 export { serve, type IServeOptions, type IService } from './serve';
 export * as catalog from './catalog';
 export * as dataset from './dataset';
+export * as inference from './infer';
+export { infer } from './infer';
 export * as raster from './raster';
 export * as synth from './synth';
 export * as tracking from './tracking';

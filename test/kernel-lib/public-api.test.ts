@@ -9,7 +9,7 @@ describe('public API of the changelab kernel library', () => {
       'AccessDeniedError', 'ChangelabError', 'ConfigError', 'Database', 'DatabaseError', 'ENVIRONMENT_KEYS',
       'InProcessJobQueue', 'InvalidRasterError', 'LocalObjectStore', 'MIME_PREFIX', 'NotFoundError',
       'RedisJobQueue', 'S3ObjectStore', 'ServiceUnavailableError', 'StorageError', 'ValidationFailedError',
-      'Workspace', 'card', 'catalog', 'connect', 'dataset', 'ensureEmbeddedDatabase', 'listMigrations', 'loadConfig', 'migrate',
+      'Workspace', 'card', 'catalog', 'connect', 'dataset', 'ensureEmbeddedDatabase', 'infer', 'inference', 'listMigrations', 'loadConfig', 'migrate',
       'mimeType', 'progress', 'raster', 'serve', 'show', 'stopEmbeddedDatabase', 'synth', 'tracking', 'train', 'training',
       'validate', 'validation'
     ]);
@@ -25,6 +25,11 @@ describe('public API of the changelab kernel library', () => {
       'encodeModel', 'exportInference', 'fanIn', 'gradients', 'historyCard', 'learningRate', 'loadCheckpoint', 'ops',
       'parameterValues', 'randomFeeds', 'readManifest', 'saveCheckpoint', 'stateNames', 'syntheticChangeData',
       'taskFromCheckpoint', 'train', 'unbroadcast', 'uniform'
+    ]);
+    expect(Object.keys(changelab.inference).sort()).toEqual([
+      'CONFUSION_CLASSES', 'CogStreamWriter', 'INFER_JOB', 'InferenceCancelledError', 'InferenceRuntimeError', 'Polygonizer',
+      'alignTo', 'changePolygonsGeoJson', 'changePolygonsGeoPackage', 'infer', 'openRaster', 'openRasterBytes', 'planWindows',
+      'polygonizeMask', 'prepareModel', 'registerInferJob', 'runEngine', 'runInferJob', 'toChangePolygons'
     ]);
     expect(Object.keys(changelab.catalog).sort()).toEqual([
       'Catalog', 'CatalogImage', 'CatalogWatcher', 'ImagePage', 'IngestSummary', 'PairList', 'QuarantineList',
