@@ -37,6 +37,13 @@ commands:
                   \`changelab dataset help\` lists the options
   runs [list|show ID|model NAME VERSION|ALIAS] [--experiment E] [--status S] [--json]
                   tracked training runs: params, metrics, artifacts, dataset, model versions
+  infer <model.onnx> <before> <after> [--truth MASK] [--tile 256] [--overlap 64] [--margin M]
+        [--batch 4] [--threads N] [--threshold 0.5] [--probability uint8|float32]
+        [--resampling bilinear|nearest] [--simplify PX] [--min-area M2] [--no-polygons]
+        [--output PREFIX] [--run-id ID] [--project P] [--json]
+                  change maps of a pair: probability + mask COGs (and a confusion COG with
+                  --truth) beside <before>, polygons as GeoJSON + GeoPackage and in PostGIS;
+                  images are object keys, or paths (/abs, ./rel); an interrupted run resumes
   serve [--port N] [--host 127.0.0.1]
                   the HTTP service for the JupyterLab panels and notebook maps (loopback only;
                   JupyterLab starts it behind its authentication at <base_url>/changelab/);
@@ -190,6 +197,57 @@ async function main(argv: string[]): Promise<number> {
         list.pairs.map(p => ({ before: p.before, after: p.after, overlap: p.overlap, daysApart: p.daysApart, gsdRatio: p.gsdRatio })),
         () => list.toDisplay().data['text/plain'] as string
       );
+      return 0;
+    }
+    case 'infer': {
+      const { values, positionals } = options({
+        truth: { type: 'string' },
+        tile: { type: 'string' },
+        overlap: { type: 'string' },
+        margin: { type: 'string' },
+        batch: { type: 'string' },
+        threads: { type: 'string' },
+        threshold: { type: 'string' },
+        probability: { type: 'string' },
+        resampling: { type: 'string' },
+        simplify: { type: 'string' },
+        'min-area': { type: 'string' },
+        'no-polygons': { type: 'boolean' },
+        output: { type: 'string' },
+        'run-id': { type: 'string' }
+      });
+      const v = values as Record<string, string | undefined>;
+      if (positionals.length !== 3) {
+        throw new UsageError('infer needs <model.onnx> <before> <after>');
+      }
+      const [modelPath, before, after] = positionals;
+      if (v.probability !== undefined && v.probability !== 'uint8' && v.probability !== 'float32') {
+        throw new UsageError(`--probability must be uint8 or float32, not ${JSON.stringify(v.probability)}`);
+      }
+      if (v.resampling !== undefined && v.resampling !== 'bilinear' && v.resampling !== 'nearest') {
+        throw new UsageError(`--resampling must be bilinear or nearest, not ${JSON.stringify(v.resampling)}`);
+      }
+      const { infer } = await import('./infer');
+      const result = await withWorkspace(w =>
+        infer({ onnx: modelPath }, { before, after }, {
+          workspace: w,
+          groundTruth: v.truth,
+          tile: number('tile', v.tile),
+          overlap: number('overlap', v.overlap),
+          margin: number('margin', v.margin),
+          batch: number('batch', v.batch),
+          threads: number('threads', v.threads),
+          threshold: number('threshold', v.threshold),
+          probability: v.probability as 'uint8' | 'float32' | undefined,
+          resampling: v.resampling as 'bilinear' | 'nearest' | undefined,
+          polygons: values['no-polygons'] ? false : { simplify: number('simplify', v.simplify), minArea: number('min-area', v['min-area']) },
+          outputPrefix: v.output,
+          runId: v['run-id'],
+          project: v.project
+        })
+      );
+      const { toDisplay, ...plain } = result;
+      print(!!values.json, plain, () => toDisplay().data['text/plain'] as string);
       return 0;
     }
     case 'quarantine': {
