@@ -36,6 +36,7 @@ export type { IJobQueue, IJobContext, JobHandler } from './jobs/queue';
 export { InProcessJobQueue } from './jobs/in-process';
 export { RedisJobQueue } from './jobs/redis';
 export { serve, type IServeOptions, type IService } from './serve';
+export { map, MapView, MapLayerError, type IMapOptions, type MapLayerInput } from './map';
 export * as catalog from './catalog';
 export * as dataset from './dataset';
 export * as inference from './infer';

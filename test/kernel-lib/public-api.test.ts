@@ -7,9 +7,9 @@ describe('public API of the changelab kernel library', () => {
   it('exports exactly these names', () => {
     expect(Object.keys(changelab).sort()).toEqual([
       'AccessDeniedError', 'ChangelabError', 'ConfigError', 'Database', 'DatabaseError', 'ENVIRONMENT_KEYS',
-      'InProcessJobQueue', 'InvalidRasterError', 'LocalObjectStore', 'MIME_PREFIX', 'NotFoundError',
+      'InProcessJobQueue', 'InvalidRasterError', 'LocalObjectStore', 'MIME_PREFIX', 'MapLayerError', 'MapView', 'NotFoundError',
       'RedisJobQueue', 'S3ObjectStore', 'ServiceUnavailableError', 'StorageError', 'ValidationFailedError',
-      'Workspace', 'card', 'catalog', 'connect', 'dataset', 'ensureEmbeddedDatabase', 'infer', 'inference', 'listMigrations', 'loadConfig', 'migrate',
+      'Workspace', 'card', 'catalog', 'connect', 'dataset', 'ensureEmbeddedDatabase', 'infer', 'inference', 'listMigrations', 'loadConfig', 'map', 'migrate',
       'mimeType', 'progress', 'raster', 'serve', 'show', 'stopEmbeddedDatabase', 'synth', 'tracking', 'train', 'training',
       'validate', 'validation'
     ]);
