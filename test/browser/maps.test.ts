@@ -295,7 +295,7 @@ describe('Map previews and the changelab map, in Chromium', () => {
     await waitRenders(`image-${beforeId}`, 1);
     await waitRenders(`image-${afterId}`, 1);
     await page.waitForTimeout(300);
-    await withMap(m => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r))));
+    await withMap(() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r))));
     // Each image alone, for comparison with the two sides of the swipe.
     await withMap((m, [a, b]) => { m.setVisible(`image-${a}`, true); m.setVisible(`image-${b}`, false); }, [beforeId, afterId]);
     const aloneBefore = await viewportPixels();
@@ -334,7 +334,7 @@ describe('Map previews and the changelab map, in Chromium', () => {
     await page.mouse.up();
     const now = Number(await bar.getAttribute('aria-valuenow'));
     expect(Math.abs(now - 60)).toBeLessThanOrEqual(1);
-    await withMap(m => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r))));
+    await withMap(() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r))));
     const swiped = await viewportPixels();
     // Left of the bar is the before image as drawn alone, right of it the after image.
     const w = swiped.width;
@@ -424,7 +424,7 @@ describe('Map previews and the changelab map, in Chromium', () => {
       const layer = await m.showImage(id);
       const cog = layer.leaflet;
       await new Promise<void>(resolve => {
-        const check = () => (cog.info.renders > 0 || cog.error ? resolve() : setTimeout(check, 5));
+        const check = (): void => void (cog.info.renders > 0 || cog.error ? resolve() : setTimeout(check, 5));
         check();
       });
       const size = m.map.getSize();
