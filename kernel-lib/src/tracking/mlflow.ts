@@ -187,6 +187,11 @@ export class MlflowLogger implements ITrainLogger {
 
   logMetrics(metrics: Record<string, number>, step: number): Promise<void> {
     const timestamp = Date.now();
+    if (!Number.isSafeInteger(step)) {
+      // MLflow would refuse the whole batch this lands in; the workspace logger reports it to the caller.
+      this.warn(`MLflow: metrics at step ${step} skipped: a step must be an integer`);
+      return Promise.resolve();
+    }
     const items = Object.entries(metrics)
       .filter(([k]) => this.keyOk(k, 'metric'))
       .map(([key, value]) => ({ key, value, step, timestamp }));

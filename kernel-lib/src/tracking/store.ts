@@ -46,6 +46,13 @@ const ALIAS = /^[A-Za-z0-9_-]{1,255}$/;
 /** A new run id: 32 lower-case hex digits, like MLflow's. */
 export const newRunId = () => randomUUID().replace(/-/g, '');
 
+function checkKeys(keys: string[], what: string, run: string): void {
+  const bad = keys.find(k => k.length === 0 || k.length > 250);
+  if (bad !== undefined) {
+    throw new RunConflictError(`a ${what} name must have 1 to 250 characters (got ${JSON.stringify(bad.slice(0, 60))}, ${bad.length})`, { run, key: bad });
+  }
+}
+
 export const runArtifactKey = (run: string, artifactPath: string) => `runs/${run}/${checkArtifactPath(artifactPath)}`;
 
 interface IRunRow {
@@ -122,6 +129,7 @@ export class RunStore {
     if (keys.length === 0) {
       return;
     }
+    checkKeys(keys, 'parameter', run);
     const values = keys.map(k => params[k]);
     const conflicts = await this.db.transaction(async tx => {
       await this.lockRunning(tx, run);
@@ -152,6 +160,12 @@ export class RunStore {
   async logMetrics(run: string, entries: IMetricEntry[]): Promise<void> {
     if (entries.length === 0) {
       return;
+    }
+    checkKeys(entries.map(e => e.key), 'metric', run);
+    for (const e of entries) {
+      if (!Number.isSafeInteger(e.step)) {
+        throw new RunConflictError(`metric ${e.key}: step must be an integer (got ${e.step})`, { run, key: e.key, step: e.step });
+      }
     }
     await this.db.query(
       `INSERT INTO run_metrics (run, key, step, value, timestamp)

@@ -211,8 +211,10 @@ describe('MlflowLogger over REST', () => {
     const logger = new MlflowLogger(quiet({ onWarning: w => warnings.push(w), flushIntervalMs: 0 }, s.fetchImpl));
     await logger.logMetrics({ 'train/loss': 1, 'epoch=3': 2, 'a//b': 3 }, 0);
     await logger.logMetrics({ 'epoch=3': 2 }, 1);
+    await logger.logMetrics({ 'train/loss': 4 }, 1.5);
     expect(s.batches().flatMap(b => b.body.metrics ?? []).map((m: any) => m.key)).toEqual(['train/loss']);
-    expect(warnings).toHaveLength(2);
+    expect(warnings).toHaveLength(3);
+    expect(warnings[2]).toBe('MLflow: metrics at step 1.5 skipped: a step must be an integer');
     await expect(logger.logArtifact('/no/such/file.onnx', 'model/model.onnx')).rejects.toThrow(NotFoundError);
     await expect(logger.registerModel('cd', 'model')).rejects.toThrow(/has no artifact model/);
     expect(() => new MlflowLogger({ trackingUri: 'localhost:5000' })).toThrow(/not a URL|http/);

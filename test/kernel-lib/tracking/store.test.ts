@@ -162,6 +162,9 @@ describe('workspace run store (embedded)', () => {
     await expect(logger.logHyperparams({ lr: 0.2 })).rejects.toThrow(RunConflictError);
     await expect(logger.logHyperparams({ lr: 0.2 })).rejects.toThrow(/parameter lr .* "0\.1"; it cannot change to "0\.2"/);
     await expect(logger.logDataset({ ...dataset, rev: 'main' })).rejects.toThrow(/committed dataset reference/);
+    await expect(logger.logHyperparams({ ['k'.repeat(251)]: 1 })).rejects.toThrow(/parameter name must have 1 to 250 characters/);
+    await expect(logger.logMetrics({ '': 1 }, 0)).rejects.toThrow(/metric name must have 1 to 250 characters/);
+    await expect(logger.logMetrics({ loss: 1 }, 0.5)).rejects.toThrow(/step must be an integer/);
     await expect(logger.logArtifact(path.join(files, 'missing.onnx'), 'model/model.onnx')).rejects.toThrow(NotFoundError);
     await expect(logger.logArtifact(path.join(files, 'model.onnx'), '../escape.onnx')).rejects.toThrow(StorageError);
     await expect(logger.registerModel('cd-errors', 'model', 'champion')).rejects.toThrow(/has no artifact model/);
