@@ -84,7 +84,7 @@ async function resolveDataset(dataset: TrainDataset): Promise<{ train: IChangeSo
     return { ...s, ref: dataset, name: dataset.name };
   }
   if ('train' in dataset) {
-    return { ...dataset, name: dataset.train.name };
+    return { ...dataset, name: dataset.train.name.replace(/\/train$/, '') };
   }
   throw new TrainerConfigError('dataset must be a folder, a dataset version, {train, val, test} sources or {synthetic: true}');
 }

@@ -220,7 +220,7 @@ export interface IProgressBarOptions {
   print?: (line: string) => void;
 }
 
-/** Epoch progress: an updating bar in a notebook, one plain line per epoch in a terminal or log. */
+/** Fit progress: one updating bar in a notebook; one plain line per epoch in a terminal or log. */
 export class ProgressBar implements ICallback {
   readonly name = 'ProgressBar';
   private bar: IProgress | undefined;
@@ -235,25 +235,25 @@ export class ProgressBar implements ICallback {
     if (this.mode !== 'notebook') {
       return;
     }
-    this.bar ??= progress(`Epoch ${b.epoch + 1}${trainer.maxEpochs ? `/${trainer.maxEpochs}` : ''}`, { mode: 'notebook' });
-    this.bar.update(b.batchInEpoch, b.batchesPerEpoch, `loss ${b.loss.toFixed(4)}`);
+    this.bar ??= progress('Training', { mode: 'notebook' });
+    const done = b.epoch * b.batchesPerEpoch + b.batchInEpoch;
+    const total = trainer.maxEpochs ? trainer.maxEpochs * b.batchesPerEpoch : null;
+    this.bar.update(done, total, `epoch ${b.epoch + 1}${trainer.maxEpochs ? `/${trainer.maxEpochs}` : ''}, loss ${b.loss.toFixed(4)}`);
   }
 
   onEpochEnd(_trainer: Trainer, metrics: Record<string, number>): void {
+    if (this.mode !== 'lines') {
+      return;
+    }
     const summary = Object.entries(metrics)
       .filter(([k]) => k !== 'epoch' && k !== 'step')
       .map(([k, v]) => `${k} ${Number.isInteger(v) ? v : v.toFixed(4)}`)
       .join('  ');
-    if (this.mode === 'notebook') {
-      this.bar?.finish(summary);
-      this.bar = undefined;
-    } else if (this.mode === 'lines') {
-      (this.options.print ?? console.log)(`epoch ${metrics.epoch} step ${metrics.step}  ${summary}`);
-    }
+    (this.options.print ?? console.log)(`epoch ${metrics.epoch} step ${metrics.step}  ${summary}`);
   }
 
-  onFitEnd(_trainer: Trainer, status: string): void {
-    this.bar?.finish(status, status === 'finished' ? 'ok' : 'warning');
+  onFitEnd(trainer: Trainer, status: string): void {
+    this.bar?.finish(`${status} after ${trainer.position.globalStep} steps`, status === 'finished' || status === 'stopped' ? 'ok' : 'warning');
     this.bar = undefined;
   }
 }

@@ -56,7 +56,7 @@ function panel(history: readonly Record<string, number>[], keys: readonly string
       const [cx, cy] = p.split(',');
       out.push(`<circle cx="${cx}" cy="${cy}" r="2" fill="${colour}"/>`);
     }
-    out.push(`<text x="${x0 + pad.left + 6}" y="${pad.top + 12 + 12 * j}" font-size="10" fill="${colour}">${escape(k)}</text>`);
+    out.push(`<text x="${x0 + pad.left + w - 6}" y="${pad.top + 12 + 12 * j}" font-size="10" text-anchor="end" fill="${colour}">${escape(k)}</text>`);
   });
   return out.join('');
 }
@@ -139,6 +139,9 @@ export class LiveCurves implements ICallback {
   }
 
   onFitEnd(trainer: Trainer, status: string): void {
+    if (!this.shown) {
+      return; // failed before the first step (a missing device): the error says it all
+    }
     this.draw(trainer.history, status === 'finished' || status === 'stopped' ? 'ok' : 'warning', status);
   }
 }
