@@ -16,6 +16,8 @@ import {
   type IndexOutcome
 } from './indexer';
 import type { ICatalogSource } from './sources';
+// The ingest quality gate (validation): the only hook validation has in ingest.
+import { gatedIndexObject, type IngestGate } from '../validate/gate';
 
 export interface IIngestProgress {
   /** Objects handled so far. */
@@ -48,6 +50,11 @@ export interface IIngestOptions extends IIndexerOptions {
   serialize?: <T>(key: string, work: () => Promise<T>) => Promise<T>;
   /** Stops listing (work in flight finishes; no deletes are inferred from a partial listing). */
   signal?: AbortSignal;
+  /**
+   * Quality gate: each extracted image is judged by an ingest suite before it is inserted; a file
+   * failing an expectation is quarantined with the expectations it failed (see validate/gate.ts).
+   */
+  gate?: IngestGate;
 }
 
 /** What one ingest or reconcile scan did. */
@@ -198,7 +205,18 @@ export async function reconcile(
       while (inFlight.size >= concurrency) {
         await Promise.race(inFlight);
       }
-      const task = serialize(key, () => indexObject(db, project, source, info, options))
+      const task = serialize(key, async () => {
+        if (options.serialize) {
+          // A watcher's event may have indexed this key while the scan waited for it.
+          const now = isUnchanged(await withRetry(() => knownState(db, project, [key]), options.attempts), key, info);
+          if (now) {
+            return { outcome: now };
+          }
+        }
+        return options.gate
+          ? gatedIndexObject(db, project, source, info, options, options.gate)
+          : indexObject(db, project, source, info, options);
+      })
         .then(
           result => record(key, result.outcome, result),
           error => record(key, 'failed', { error: error as Error })

@@ -1,10 +1,12 @@
 // Data validation with Great Expectations 1.x suites: `validate(target, suite)` on a catalog
 // table (SQL pushdown), on in-memory rows or on a freshly extracted batch, GE-shaped results, the
 // imagery expectations, and the runs recorded in the catalog database.
+import type { IIngestOptions, IngestSummary } from '../catalog/ingest';
 import type { IQueryable } from '../db/database';
 import { show } from '../display';
 import { ChangelabError } from '../errors';
 import { validateRows, validateTable, type IRowsTarget } from './engine';
+import { IngestGate } from './gate';
 import './imagery';
 import { saveRun, type RunTargetKind } from './runs';
 import type { ValidationResult } from './result';
@@ -127,4 +129,57 @@ export async function validate(target: ValidationTarget, suite: SuiteInput, opti
     show(result);
   }
   return result;
+}
+
+export { IngestGate, gatedIndexObject, type IGateFailure, type GateVerdict } from './gate';
+
+/** The catalog of a workspace, as the validated ingest needs it (a `Workspace` fits). */
+export interface IIngestWorkspace extends IValidationContext {
+  catalog: { ingest(uriOrPrefix?: string, options?: IIngestOptions): Promise<IngestSummary> };
+}
+
+export interface IValidatedIngestOptions extends IIngestOptions, ISuiteLoadOptions {
+  /** GE's result_format of the table suite's result. Default 'SUMMARY'. */
+  resultFormat?: ResultFormat;
+  /** The suite every extracted image must meet before insert (a suite, its JSON or a file path). */
+  ingestSuite?: SuiteInput;
+  /** The suite run on image_metadata after indexing. */
+  tableSuite?: SuiteInput;
+}
+
+/** What a validated ingest did: the ingest, the gate's run and the table suite's result. */
+export interface IValidatedIngest {
+  summary: IngestSummary;
+  /** The gate's run over every image it judged (null without an ingest suite or new images). */
+  gate: ValidationResult | null;
+  gateRunId: number | null;
+  /** The table suite's result (null without a table suite). */
+  table: ValidationResult | null;
+}
+
+/**
+ * Ingests with the quality gate: the ingest suite judges each extracted image before insert
+ * (failing files are quarantined with the expectations they failed), the gate's run is recorded,
+ * then the table suite runs on image_metadata. Both runs land in validation_runs.
+ */
+export async function ingest(workspace: IIngestWorkspace, uriOrPrefix = '', options: IValidatedIngestOptions = {}): Promise<IValidatedIngest> {
+  const { ingestSuite, tableSuite, resultFormat, unknownExpectations: _, ...ingestOptions } = options;
+  const gate = ingestSuite ? new IngestGate(loadSuite(ingestSuite, options)) : undefined;
+  const tableLoaded = tableSuite ? loadSuite(tableSuite, options) : undefined;
+  const started = performance.now();
+  const summary = await workspace.catalog.ingest(uriOrPrefix, { ...ingestOptions, gate });
+  const label = uriOrPrefix || '(all objects)';
+  let gateRunId: number | null = null;
+  let gateResult: ValidationResult | null = null;
+  if (gate) {
+    gateRunId = await gate.save(workspace.db, workspace.project, label, (performance.now() - started) / 1000);
+    if (gateRunId !== null) {
+      gateResult = gate.result(label);
+      gateResult.json.meta.run_id = gateRunId;
+    }
+  }
+  const table = tableLoaded
+    ? await validate('image_metadata', tableLoaded, { workspace, origin: 'ingest', display: false, resultFormat })
+    : null;
+  return { summary, gate: gateResult, gateRunId, table };
 }

@@ -41,7 +41,8 @@ function checkArg(name: string, spec: IArgSpec, value: unknown): string | undefi
     case 'boolean':
       return typeof value === 'boolean' ? undefined : `must be true or false, got ${describe(value)}`;
     case 'bound':
-      return value === null || typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value))
+      // Strings are dates (ISO 8601), as GE parses them; anything else is a typo, not a bound.
+      return value === null || (typeof value === 'string' && !Number.isNaN(Date.parse(value))) || (typeof value === 'number' && Number.isFinite(value))
         ? undefined
         : `must be a number, a date string or null, got ${describe(value)}`;
     case 'array':
