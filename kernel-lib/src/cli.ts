@@ -35,6 +35,9 @@ commands:
   dataset list|build|commit|push|pull|checkout|log|diff|status|remote|lineage ...
                   dataset versions in DVC's formats (MinIO/S3 or folder remote);
                   \`changelab dataset help\` lists the options
+  validate SUITE.json [TABLE] [--rows FILE] [--format F] [--json] | validate runs | validate show ID
+                  run a Great Expectations suite on image_metadata (or TABLE, or rows); exit 1 when
+                  the data fails it; \`changelab validate\` alone shows the options
   runs [list|show ID|model NAME VERSION|ALIAS] [--experiment E] [--status S] [--json]
                   tracked training runs: params, metrics, artifacts, dataset, model versions
   infer <model.onnx> <before> <after> [--truth MASK] [--tile 256] [--overlap 64] [--margin M]
@@ -327,6 +330,18 @@ async function main(argv: string[]): Promise<number> {
       } catch (error) {
         if (error instanceof RunsUsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
           console.error(`error: ${(error as Error).message}\n\n${RUNS_USAGE}`);
+          return 2;
+        }
+        throw error;
+      }
+    }
+    case 'validate': {
+      const { validateCommand, ValidateUsageError, VALIDATE_USAGE } = await import('./validate/cli');
+      try {
+        return await validateCommand(rest);
+      } catch (error) {
+        if (error instanceof ValidateUsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+          console.error(`error: ${(error as Error).message}\n\n${VALIDATE_USAGE}`);
           return 2;
         }
         throw error;

@@ -239,7 +239,10 @@ export async function observeTable(
     if (unexpected > 0 && format !== 'BOOLEAN_ONLY') {
       const multi = p.columns.length > 1 || p.definition.multiColumn === true;
       const names = p.definition.columns ? p.definition.columns(p.config.kwargs) : [p.config.kwargs.column as string];
-      const shape = (r: Record<string, unknown>) => (multi ? Object.fromEntries(names.map(n => [n, r[n] ?? null])) : r[names[0]] ?? null);
+      // node-pg returns bigint and numeric as strings; values in results are numbers, as in GE.
+      const numeric = new Set(names.filter(n => /^(bigint|numeric)/.test(known.get(n)!.type)));
+      const value = (n: string, v: unknown) => (v === null || v === undefined ? null : numeric.has(n) ? Number(v) : v);
+      const shape = (r: Record<string, unknown>) => (multi ? Object.fromEntries(names.map(n => [n, value(n, r[n])])) : value(names[0], r[names[0]]));
       fetches.push(
         db.query<Record<string, unknown>>(valuesSql(p, target, format === 'COMPLETE' ? null : PARTIAL_COUNT), params).then(rows => {
           obs.values = rows.map(shape);
