@@ -44,6 +44,8 @@ export interface ITrainerOptions {
   deterministic?: boolean;
   /** ONNX Runtime intra-op threads (default: its own choice, one per core). */
   threads?: number;
+  /** Let ONNX Runtime's threads busy-wait between ops (default false; see IRunnerSettings.spinning). */
+  spinning?: boolean;
   /** Run the sessions in a worker thread (default true); false runs them in this thread. */
   worker?: boolean;
   /** The default progress bar; false leaves it out. */
@@ -215,7 +217,8 @@ export class Trainer {
     return {
       device,
       intraOpThreads: this.options.threads,
-      interOpThreads: this.options.deterministic ? 1 : undefined
+      interOpThreads: this.options.deterministic ? 1 : undefined,
+      spinning: this.options.spinning
     };
   }
 
