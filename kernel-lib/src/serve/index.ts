@@ -8,6 +8,9 @@ import { ConfigError } from '../errors';
 import { connect, type Workspace } from '../workspace';
 import type { ILoadConfigOptions } from '../config';
 import { registerCatalogRoutes } from './catalog-routes';
+import { registerDatasetRoutes } from './dataset-routes';
+import { registerRunsRoutes } from './runs-routes';
+import { registerValidationRoutes } from './validation-routes';
 import { errorBody, statusOf } from './errors';
 import { BadRequestError, checkProject, Router } from './router';
 
@@ -59,6 +62,9 @@ export function createRouter(extend: ((router: Router) => void)[] = []): Router 
     }
   });
   registerCatalogRoutes(router);
+  registerValidationRoutes(router);
+  registerDatasetRoutes(router);
+  registerRunsRoutes(router);
   for (const add of extend) {
     add(router);
   }
