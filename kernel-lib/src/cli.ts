@@ -38,6 +38,10 @@ commands:
   validate SUITE.json [TABLE] [--rows FILE] [--format F] [--json] | validate runs | validate show ID
                   run a Great Expectations suite on image_metadata (or TABLE, or rows); exit 1 when
                   the data fails it; \`changelab validate\` alone shows the options
+  train <dataset folder>|--synthetic [--model M] [--epochs N] [--batch-size N] [--lr F] [--gpu]
+        [--out DIR] [--resume CKPT] [--register NAME] [--json] ...
+                  train a change-detection model (FC-Siam-diff by default) on ONNX Runtime, tracked
+                  as a run; \`changelab train --help\` lists every option
   runs [list|show ID|model NAME VERSION|ALIAS] [--experiment E] [--status S] [--json]
                   tracked training runs: params, metrics, artifacts, dataset, model versions
   infer <model.onnx> <before> <after> [--truth MASK] [--tile 256] [--overlap 64] [--margin M]
@@ -330,6 +334,22 @@ async function main(argv: string[]): Promise<number> {
       } catch (error) {
         if (error instanceof RunsUsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
           console.error(`error: ${(error as Error).message}\n\n${RUNS_USAGE}`);
+          return 2;
+        }
+        throw error;
+      }
+    }
+    case 'train': {
+      const { trainCommand, TrainUsageError, TRAIN_USAGE } = await import('./train/cli');
+      if (rest[0] === '--help' || rest[0] === 'help') {
+        console.log(TRAIN_USAGE);
+        return 0;
+      }
+      try {
+        return await trainCommand(rest);
+      } catch (error) {
+        if (error instanceof TrainUsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+          console.error(`error: ${(error as Error).message}\n\n${TRAIN_USAGE}`);
           return 2;
         }
         throw error;

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { type IDatasetRef } from '../dataset/manifest';
 import { type IDisplayable, type IDisplayBundle } from '../display';
 import { type Seed } from '../synth/random';
-import { EarlyStopping, LearningRateMonitor, ModelCheckpoint, type ICallback } from './callbacks';
+import { EarlyStopping, LearningRateMonitor, ModelCheckpoint, type ICallback, type IProgressBarOptions } from './callbacks';
 import { historyCard, curvesBundle, LiveCurves } from './curves';
 import { datasetSplits, syntheticChangeData, type IAugmentOptions, type IChangeSource, type ISyntheticDataOptions } from './data/loader';
 import { type ITrainLogger } from './logger';
@@ -53,8 +53,12 @@ export interface ITrainOptions extends Omit<IChangeTaskOptions, 'schedule'> {
   alias?: string;
   /** Live curves in notebooks. Default true. */
   display?: boolean;
+  /** The progress bar (a bar in notebooks, a line per epoch elsewhere); false: none. */
+  progressBar?: boolean | IProgressBarOptions;
   callbacks?: ICallback[];
   signal?: AbortSignal;
+  /** Continue from this checkpoint (same model, batch size and chip size). */
+  resume?: string;
 }
 
 function scheduleFor(s: ITrainOptions['schedule'], totalSteps: number): LrSchedule {
@@ -173,6 +177,7 @@ export async function train(options: ITrainOptions): Promise<TrainingRun> {
     seed: options.seed,
     threads: options.threads,
     callbacks,
+    progressBar: options.progressBar,
     logger: loggers,
     finalizeLoggers: false,
     signal: options.signal
@@ -183,7 +188,7 @@ export async function train(options: ITrainOptions): Promise<TrainingRun> {
   const fitData = { train: data.train, val: hasVal ? data.val : undefined, batchSize, augment: options.augment ?? true };
   let result;
   try {
-    result = await trainer.fit(task, fitData);
+    result = await trainer.fit(task, fitData, { ckptPath: options.resume });
   } catch (e) {
     await trainer.close();
     throw e;
