@@ -17,12 +17,14 @@ import {
   IValidationResultsPanel
 } from './tokens';
 import { ValidationResultsPanel } from './validation';
+import { ITrainingRunsPanel, OPEN_RUNS_COMMAND, TrainingRunsPanel } from './runs';
 
 /** Left-area ranks: after JupyterLab's file browser (100), running sessions (200), TOC (400). */
 const Rank = {
   datasets: 600,
   validation: 610,
-  maps: 620
+  maps: 620,
+  runs: 630
 } as const;
 
 /**
@@ -84,13 +86,46 @@ const mapsPanel = panelPlugin(
   CommandIDs.openMaps
 );
 
+const runsPanel = panelPlugin(
+  'runs-panel',
+  'The Training runs side panel.',
+  ITrainingRunsPanel,
+  () => new TrainingRunsPanel(),
+  Rank.runs,
+  OPEN_RUNS_COMMAND
+);
+
+/** Lets the Validation results panel show a quarantined file in the Map previews quarantine list. */
+const quarantineLink: JupyterFrontEndPlugin<void> = {
+  id: '@changelab/jupyterlab:validation-quarantine-link',
+  description: 'Links quarantined files in Validation results to the Map previews quarantine list.',
+  autoStart: true,
+  requires: [IValidationResultsPanel, IMapPreviewsPanel],
+  activate: (app: JupyterFrontEnd, validation: ValidationResultsPanel, maps: MapPreviewsPanel) => {
+    validation.showQuarantine = key => {
+      app.shell.activateById(maps.id);
+      void maps.refreshQuarantine().then(() => {
+        const box = maps.node.querySelector<HTMLDetailsElement>('.jp-changelab-map-quarantine');
+        const item = [...(box?.querySelectorAll('li') ?? [])].find(li => li.querySelector('.jp-changelab-map-quarantine-key')?.textContent === key);
+        if (box) {
+          box.open = true;
+        }
+        item?.scrollIntoView({ block: 'nearest' });
+      });
+    };
+  }
+};
+
 export { CommandIDs } from './commands';
+export { ITrainingRunsPanel } from './runs';
 export * from './tokens';
 
 const plugins: JupyterFrontEndPlugin<unknown>[] = [
   datasetsPanel,
   validationPanel,
-  mapsPanel
+  mapsPanel,
+  runsPanel,
+  quarantineLink
 ];
 
 export default plugins;
