@@ -71,6 +71,8 @@ export interface IEngineResult {
   /** Windows computed in this call (fewer than `windows` after a resume). */
   windowsRun: number;
   resumedFromWindowRow: number;
+  /** Windows that a checkpoint had finished (0 for a fresh run). */
+  resumedFromWindow: number;
   changedPixels: number;
   confusion: IConfusion | null;
   metrics: IChangeMetricValues | null;
@@ -80,7 +82,8 @@ export interface IEngineResult {
 interface ICheckpoint {
   version: 1;
   signature: string;
-  nextWindowRow: number;
+  /** Windows (row-major) already accumulated; the next run starts at this one. */
+  nextWindow: number;
   emittedRows: number;
   accStart: number;
   accRows: number;
@@ -146,11 +149,12 @@ export async function runEngine(model: IPreparedModel, inputs: IEngineInputs, ou
   }
 
   // Accumulated weighted probabilities for rows [accStart, accStart + accRows).
-  const accCapacity = tile + layout.stride + 2 * cogTile;
+  // Batches run across window rows, so up to ceil(batch / columns) + 1 rows of windows are open.
+  const accCapacity = tile + (Math.ceil(model.batch / xs.length) + 1) * layout.stride + 2 * cogTile;
   const acc = new Float32Array(W * accCapacity);
   let accStart = 0;
   let emittedRows = 0;
-  let firstRow = 0;
+  let firstWindow = 0;
   let changedPixels = 0;
   let confusion: IConfusion | null = inputs.truth ? { tp: 0, fp: 0, fn: 0, tn: 0 } : null;
   const writers: Record<string, CogStreamWriter> = {};
@@ -160,7 +164,7 @@ export async function runEngine(model: IPreparedModel, inputs: IEngineInputs, ou
     for (const [name, o] of Object.entries(writerOptions)) {
       writers[name] = await CogStreamWriter.resume(o, path.join(options.scratchDir, name), saved.writers[name]);
     }
-    firstRow = saved.nextWindowRow;
+    firstWindow = saved.nextWindow;
     emittedRows = saved.emittedRows;
     accStart = saved.accStart;
     changedPixels = saved.changedPixels;
@@ -256,8 +260,9 @@ export async function runEngine(model: IPreparedModel, inputs: IEngineInputs, ou
     }
   };
 
-  const checkpoint = async (nextWindowRow: number, sequence: number) => {
-    const live = Math.max(0, Math.min(accCapacity, (ys[nextWindowRow - 1] ?? 0) + tile - accStart));
+  const checkpoint = async (nextWindow: number, sequence: number) => {
+    const lastRow = Math.floor((nextWindow - 1) / xs.length);
+    const live = Math.max(0, Math.min(accCapacity, Math.min(H, (ys[lastRow] ?? 0) + tile) - accStart));
     const accFile = live > 0 ? `acc-${sequence}.bin` : null;
     if (accFile) {
       await fs.writeFile(path.join(options.scratchDir, accFile), new Uint8Array(acc.buffer, 0, live * W * 4));
@@ -269,7 +274,7 @@ export async function runEngine(model: IPreparedModel, inputs: IEngineInputs, ou
     const state: ICheckpoint = {
       version: 1,
       signature: options.signature,
-      nextWindowRow,
+      nextWindow,
       emittedRows,
       accStart,
       accRows: live,
@@ -289,81 +294,86 @@ export async function runEngine(model: IPreparedModel, inputs: IEngineInputs, ou
     before: new Float32Array(inputSize),
     after: new Float32Array(inputSize)
   };
-  options.onProgress?.(firstRow * xs.length, total);
+  options.onProgress?.(firstWindow, total);
+  const columns = xs.length;
   try {
-    for (let j = firstRow; j < ys.length; j++) {
-      const y0 = ys[j];
-      if (y0 + tile - accStart > accCapacity) {
-        throw new ChangelabError(`internal: the accumulator holds ${accCapacity} rows, window row ${j} needs ${y0 + tile - accStart}`);
+    let index = firstWindow;
+    const windowAt = (w: number) => ({ j: Math.floor(w / columns), k: w % columns });
+    const readWindowPair = (w: number) => {
+      const { j, k } = windowAt(w);
+      const promise = readPair(xs[k], ys[j]);
+      promise.catch(() => undefined); // awaited (and reported) when its batch is filled
+      return promise;
+    };
+    let next = index < total ? readWindowPair(index) : null;
+    while (index < total) {
+      options.signal?.throwIfAborted();
+      const count = Math.min(batch, total - index);
+      input.before.fill(0);
+      input.after.fill(0);
+      for (let slot = 0; slot < count; slot++) {
+        const [before, after] = await next!;
+        next = index + slot + 1 < total ? readWindowPair(index + slot + 1) : null; // read ahead while this batch runs
+        fillInput(input.before, slot, before);
+        fillInput(input.after, slot, after);
       }
-      const wy = layout.weightsY[j];
-      let next = readPair(xs[0], y0);
-      next.catch(() => undefined);
-      for (let k0 = 0; k0 < xs.length; k0 += batch) {
-        options.signal?.throwIfAborted();
-        const count = Math.min(batch, xs.length - k0);
-        input.before.fill(0);
-        input.after.fill(0);
-        for (let slot = 0; slot < count; slot++) {
-          const [before, after] = await next;
-          const k = k0 + slot;
-          if (k + 1 < xs.length) {
-            next = readPair(xs[k + 1], y0); // read ahead while this batch is filled and run
-            next.catch(() => undefined); // awaited (and reported) on the next pass
+      const shape = [batch, bands, tile, tile];
+      let result: ort.InferenceSession.OnnxValueMapType;
+      try {
+        result = await model.session.run({
+          [model.inputs[0]]: new ort.Tensor('float32', input.before, shape),
+          [model.inputs[1]]: new ort.Tensor('float32', input.after, shape)
+        });
+      } catch (cause) {
+        throw new InferenceRuntimeError(`ONNX Runtime failed on windows ${index}..${index + count - 1}: ${(cause as Error).message}`, { index }, { cause });
+      }
+      const logits = result[model.output].data as Float32Array;
+      for (let slot = 0; slot < count; slot++) {
+        const { j, k } = windowAt(index + slot);
+        const y0 = ys[j];
+        if (y0 + tile - accStart > accCapacity) {
+          throw new ChangelabError(`internal: the accumulator holds ${accCapacity} rows, window row ${j} needs ${y0 + tile - accStart}`);
+        }
+        const wy = layout.weightsY[j];
+        const x0 = xs[k];
+        const wx = layout.weightsX[k];
+        const outBase = slot * model.channels * plane;
+        for (let r = 0; r < tile; r++) {
+          const gy = y0 + r;
+          if (gy >= H || wy[r] === 0) {
+            continue;
           }
-          fillInput(input.before, slot, before);
-          fillInput(input.after, slot, after);
-        }
-        const shape = [batch, bands, tile, tile];
-        let result: ort.InferenceSession.OnnxValueMapType;
-        try {
-          result = await model.session.run({
-            [model.inputs[0]]: new ort.Tensor('float32', input.before, shape),
-            [model.inputs[1]]: new ort.Tensor('float32', input.after, shape)
-          });
-        } catch (cause) {
-          throw new InferenceRuntimeError(`ONNX Runtime failed on window row ${j}: ${(cause as Error).message}`, { row: j }, { cause });
-        }
-        const logits = result[model.output].data as Float32Array;
-        for (let slot = 0; slot < count; slot++) {
-          const k = k0 + slot;
-          const x0 = xs[k];
-          const wx = layout.weightsX[k];
-          const outBase = slot * model.channels * plane;
-          for (let r = 0; r < tile; r++) {
-            const gy = y0 + r;
-            if (gy >= H || wy[r] === 0) {
+          const accRow = (gy - accStart) * W;
+          const weightRow = wy[r];
+          for (let c = 0; c < tile; c++) {
+            const gx = x0 + c;
+            if (gx >= W || wx[c] === 0) {
               continue;
             }
-            const accRow = (gy - accStart) * W;
-            for (let c = 0; c < tile; c++) {
-              const gx = x0 + c;
-              if (gx >= W || wx[c] === 0) {
-                continue;
-              }
-              const i = r * tile + c;
-              const p =
-                model.channels === 1
-                  ? 1 / (1 + Math.exp(-logits[outBase + i]))
-                  : 1 / (1 + Math.exp(logits[outBase + i] - logits[outBase + plane + i]));
-              acc[accRow + gx] += p * wx[c] * wy[r];
-            }
+            const i = outBase + r * tile + c;
+            const p = model.channels === 1 ? 1 / (1 + Math.exp(-logits[i])) : 1 / (1 + Math.exp(logits[i] - logits[i + plane]));
+            acc[accRow + gx] += p * wx[c] * weightRow;
           }
         }
-        windowsRun += count;
-        options.onProgress?.(j * xs.length + k0 + count, total);
       }
-      // Rows before the next window row's first weighted row are final.
-      const finalRow = j + 1 < ys.length ? ys[j + 1] + layout.margin : H;
-      const until = j + 1 < ys.length ? Math.floor(Math.min(finalRow, H) / cogTile) * cogTile : H;
-      await emit(Math.max(emittedRows, until));
-      await checkpoint(j + 1, j + 1);
+      const rowsBefore = Math.floor(index / columns);
+      index += count;
+      windowsRun += count;
+      options.onProgress?.(index, total);
+      const rowsDone = Math.floor(index / columns);
+      if (rowsDone > rowsBefore || index === total) {
+        // Rows above the next window row's first weighted row are final.
+        const until = rowsDone < ys.length ? Math.floor(Math.min(ys[rowsDone] + layout.margin, H) / cogTile) * cogTile : H;
+        await emit(Math.max(emittedRows, until));
+        await checkpoint(index, index);
+      }
     }
     const result: IEngineResult = {
       layout: { tile, overlap: layout.overlap, stride: layout.stride, margin: layout.margin },
       windows: total,
       windowsRun,
-      resumedFromWindowRow: firstRow,
+      resumedFromWindowRow: Math.floor(firstWindow / columns),
+      resumedFromWindow: firstWindow,
       changedPixels,
       confusion,
       metrics: confusion ? changeMetrics(confusion) : null,

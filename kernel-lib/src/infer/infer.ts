@@ -94,6 +94,8 @@ export interface IInferenceResult extends IDisplayable {
   windows: number;
   windowsRun: number;
   resumedFromWindowRow: number;
+  /** Windows a checkpoint had finished before this call (0 for a fresh run). */
+  resumedFromWindow: number;
   changedPixels: number;
   polygons: number;
   polygonAreaM2: number;
@@ -293,6 +295,7 @@ export async function infer(model: InferenceModel, pair: IPairInput, options: II
       windows: engine.windows,
       windowsRun: engine.windowsRun,
       resumedFromWindowRow: engine.resumedFromWindowRow,
+      resumedFromWindow: engine.resumedFromWindow,
       changedPixels: engine.changedPixels,
       polygons: polygons.length,
       polygonAreaM2: polygons.reduce((s, p) => s + p.areaM2, 0),

@@ -9,7 +9,8 @@ import * as os from 'node:os';
 import * as ort from 'onnxruntime-node';
 
 import { ChangelabError, ConfigError } from '../errors';
-import { exportInference, type IChangeModelOptions } from '../train/models/fc';
+import type { IChangeModelOptions } from '../train/models/fc';
+import { exportFastInference } from './inference-graph';
 import type { TypedArray } from '../train/onnx/graph';
 
 /** A trained change model: its ONNX bytes or file, or the options and weights it was trained with. */
@@ -64,7 +65,7 @@ export async function prepareModel(model: InferenceModel, options: IPrepareOptio
     name = model.name ?? name;
     version = model.version ?? '';
   } else {
-    bytes = exportInference(model.options, model.values, { batch: options.batch, height: options.tile, width: options.tile });
+    bytes = exportFastInference(model.options, model.values, { batch: options.batch, height: options.tile, width: options.tile });
     name = model.name ?? model.options.kind;
     version = model.version ?? '';
   }

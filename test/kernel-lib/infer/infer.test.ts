@@ -11,7 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { ConfigError } from '../../../kernel-lib/src/errors';
 import { infer, openRaster, InferenceCancelledError, polygonizeMask, type IInferenceResult } from '../../../kernel-lib/src/infer';
-import { exportInference } from '../../../kernel-lib/src/train/models/fc';
+import { exportFastInference } from '../../../kernel-lib/src/infer/inference-graph';
+import { buildChangeModel, exportInference, parameterValues } from '../../../kernel-lib/src/train/models/fc';
 import { tempDir } from '../../helpers';
 import { MODEL_OPTIONS, gdalOracle, gdalinfo, testModelValues, writePairFiles, type IPairFiles } from './fixtures';
 
@@ -259,6 +260,42 @@ describe('alignment of the after image onto the before grid', () => {
   });
 });
 
+describe('inference graph', () => {
+  it('computes what the exported training model computes (batch norm folded, decoder as convolutions), for all three networks', async () => {
+    for (const kind of ['fc-ef', 'fc-siam-conc', 'fc-siam-diff'] as const) {
+      const options = { ...MODEL_OPTIONS, kind };
+      const kindValues = parameterValues(buildChangeModel(options, { batch: 1, height: 16, width: 16 }, 'eval'));
+      // Running statistics away from (0, 1), so that folding them is exercised.
+      let seed = 3;
+      const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+      for (const [name, value] of Object.entries(kindValues)) {
+        if (/running_(mean|var)$/.test(name)) {
+          value.forEach((_, i) => (value[i] = name.endsWith('var') ? 0.5 + random() : random() - 0.5));
+        }
+      }
+      const shape = [2, 3, 64, 64];
+      const feeds = {
+        before: new ort.Tensor('float32', Float32Array.from({ length: 2 * 3 * 64 * 64 }, random), shape),
+        after: new ort.Tensor('float32', Float32Array.from({ length: 2 * 3 * 64 * 64 }, random), shape)
+      };
+      const outputs: Float32Array[] = [];
+      for (const bytes of [exportInference(options, kindValues, { batch: 2, height: 64, width: 64 }), exportFastInference(options, kindValues, { batch: 2, height: 64, width: 64 })]) {
+        const session = await ort.InferenceSession.create(bytes);
+        outputs.push((await session.run(feeds)).logits.data as Float32Array);
+        await session.release();
+      }
+      let max = 0;
+      let scale = 0;
+      outputs[0].forEach((v, i) => {
+        max = Math.max(max, Math.abs(v - outputs[1][i]));
+        scale = Math.max(scale, Math.abs(v));
+      });
+      // float32 arithmetic in another order: relative 1e-5 of the largest logit.
+      expect(max).toBeLessThan(1e-5 * Math.max(1, scale));
+    }
+  });
+});
+
 describe('options and failures', () => {
   it('refuses windows off the pooling grid and a model exported for another tile size', async () => {
     await expect(infer(model, { before: files.before, after: files.after }, { tile: 128, overlap: 40, progress: 'none' })).rejects.toThrow(ConfigError);
@@ -272,7 +309,8 @@ describe('options and failures', () => {
     const controller = new AbortController();
     const prefix = path.join(root, 'cancel');
     // The same run id: it is written into the COGs' metadata, and the files must match byte for byte.
-    const options = { tile: 128, overlap: 64, batch: 1, polygons: false as const, progress: 'none' as const, outputPrefix: prefix, runId: 'resume-test' };
+    // Batches of 3 over 4 windows per row: checkpoints fall inside window rows too.
+    const options = { tile: 128, overlap: 64, batch: 3, polygons: false as const, progress: 'none' as const, outputPrefix: prefix, runId: 'resume-test' };
     await expect(
       infer(model, { before: files.before, after: files.after }, {
         ...options,
@@ -285,8 +323,8 @@ describe('options and failures', () => {
       })
     ).rejects.toThrow(InferenceCancelledError);
     const resumed = await infer(model, { before: files.before, after: files.after }, options);
-    expect(resumed.resumedFromWindowRow).toBeGreaterThan(0);
-    expect(resumed.windowsRun).toBeLessThan(resumed.windows);
+    expect(resumed.resumedFromWindow).toBeGreaterThan(0);
+    expect(resumed.windowsRun).toBe(resumed.windows - resumed.resumedFromWindow);
     const fresh = await infer(model, { before: files.before, after: files.after }, { ...options, outputPrefix: path.join(root, 'uncancelled') });
     expect(fresh.windowsRun).toBe(fresh.windows);
     expect(fs.readFileSync(resumed.outputs.probability)).toEqual(fs.readFileSync(fresh.outputs.probability));
