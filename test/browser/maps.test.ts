@@ -112,6 +112,8 @@ describe('Map previews and the changelab map, in Chromium', () => {
     await waitForLab(lab);
     browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+    // Leaving the run notebook (autosave is off) asks "leave the page?": yes.
+    page.on('dialog', dialog => void dialog.accept());
     page.on('pageerror', error => pageErrors.push(`${error.name}: ${error.message}`));
     page.on('console', message => {
       if (message.type() === 'error') {
@@ -402,6 +404,94 @@ describe('Map previews and the changelab map, in Chromium', () => {
     expect(await withMap(m => m.footprints.visibleCount)).toBe(all);
   });
 
+  it('draws map() outputs of notebooks/maps.ipynb inline with the same widget, not the PNG fallback', async ({ onTestFailed }) => {
+    keepFailureShot(onTestFailed, 'notebook');
+    await page.goto(`${lab!.url}/lab/tree/notebooks/maps.ipynb?token=${lab!.token}`);
+    const notebook = page.locator('.jp-NotebookPanel');
+    await notebook.locator('.jp-Notebook-ExecutionIndicator[data-status="idle"]').waitFor({ timeout: 120_000 });
+    // Room for the outputs: close the side panel if the layout restored it; focus the notebook.
+    const mapsTab = page.locator('.jp-SideBar.jp-mod-left .lm-TabBar-tab[data-id="changelab-maps-panel"]');
+    if ((await mapsTab.getAttribute('aria-selected')) === 'true') {
+      await mapsTab.click();
+    }
+    await notebook.locator('.jp-Cell').first().click();
+    await page.locator('.lm-MenuBar-itemLabel:text-is("Run")').click();
+    await page.locator('.lm-Menu-itemLabel:text-is("Run All Cells")').click();
+    await page.waitForFunction(
+      () => {
+        const prompts = [...document.querySelectorAll('.jp-NotebookPanel .jp-CodeCell .jp-InputArea-prompt')].map(p => p.textContent!.trim());
+        const failed = document.querySelector('.jp-NotebookPanel .jp-RenderedText[data-mime-type="application/vnd.jupyter.stderr"]');
+        return prompts.length > 0 && !prompts.includes('[*]:') && (failed || prompts.every(p => /^\[\d+\]:$/.test(p)));
+      },
+      null,
+      { timeout: 300_000 }
+    );
+    expect(await notebook.locator('.jp-RenderedText[data-mime-type="application/vnd.jupyter.stderr"]').allInnerTexts()).toEqual([]);
+    const outputs = notebook.locator('.jp-changelab-map-output');
+    expect(await outputs.count()).toBe(3);
+    // Our renderer, not the bundle's image/png fallback.
+    expect(await notebook.locator('.jp-OutputArea-output .jp-RenderedImage').count()).toBe(0);
+    const first = outputs.first();
+    await first.scrollIntoViewIfNeeded();
+    // Both images of the pair drawn from their COGs through the service, with the swipe bar between them.
+    await page.waitForFunction(() => {
+      const node = document.querySelector('.jp-NotebookPanel .jp-changelab-map-output .jp-changelab-map') as any;
+      const m = node?.changelabMap;
+      return m && m.layers.filter((l: any) => l.kind === 'cog' && l.leaflet.info.renders > 0).length === 2;
+    }, null, { timeout: 60_000 });
+    expect(await first.locator('.jp-changelab-map-swipe').isVisible()).toBe(true);
+    const opaque = await first.evaluate(node => {
+      const canvases = [...node.querySelectorAll('canvas.jp-changelab-map-raster')] as HTMLCanvasElement[];
+      return canvases.map(c => {
+        const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+        let n = 0;
+        for (let i = 3; i < d.length; i += 4) {
+          n += d[i] === 255 ? 1 : 0;
+        }
+        return n;
+      });
+    });
+    expect(opaque.length).toBe(2);
+    expect(Math.min(...opaque)).toBeGreaterThan(1000);
+    await shot('maps-notebook.png');
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('stays legible in the dark theme', async ({ onTestFailed }) => {
+    keepFailureShot(onTestFailed, 'dark');
+    const contrast = () =>
+      page.evaluate(() => {
+        const lum = (css: string) => {
+          const [r, g, b] = css.match(/[\d.]+/g)!.slice(0, 3).map(Number).map(v => {
+            const c = v / 255;
+            return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+          });
+          return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+        };
+        const text = document.querySelector('#changelab-maps-panel .jp-changelab-map-layer-name') as HTMLElement;
+        const panelNode = document.querySelector('#changelab-maps-panel') as HTMLElement;
+        const [a, b] = [lum(getComputedStyle(text).color), lum(getComputedStyle(panelNode).backgroundColor)];
+        return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+      });
+    await page.goto(`${lab!.url}/lab?token=${lab!.token}`);
+    await page.locator('.jp-SideBar.jp-mod-left .lm-TabBar-tab[data-id="changelab-maps-panel"]').click();
+    await page.waitForFunction(() => Number((document.querySelector('#changelab-maps-panel .jp-changelab-map') as HTMLElement)?.dataset.footprintsLoaded ?? 0) >= 1, null, { timeout: 60_000 });
+    const light = await contrast();
+    await page.locator('.lm-MenuBar-itemLabel:text-is("Settings")').click();
+    await page.locator('.lm-Menu-itemLabel:text-is("Theme")').click();
+    await page.locator('.lm-Menu-itemLabel:text-is("JupyterLab Dark")').click();
+    await page.waitForFunction(() => document.body.dataset.jpThemeLight === 'false', null, { timeout: 30_000 });
+    await page.waitForTimeout(500);
+    const dark = await contrast();
+    await shot('maps-panel-dark.png');
+    // WCAG AA for normal text in both themes.
+    expect(light).toBeGreaterThanOrEqual(4.5);
+    expect(dark).toBeGreaterThanOrEqual(4.5);
+    await page.locator('.lm-MenuBar-itemLabel:text-is("Settings")').click();
+    await page.locator('.lm-Menu-itemLabel:text-is("Theme")').click();
+    await page.locator('.lm-Menu-itemLabel:text-is("JupyterLab Light")').click();
+  });
+
   it(`measures: first full-extent render of a ${BIG} x ${BIG} COG, and 10,000 footprints (printed, not asserted)`, async ({ onTestFailed }) => {
     keepFailureShot(onTestFailed, 'performance');
     await withMap(m => {
@@ -428,7 +518,10 @@ describe('Map previews and the changelab map, in Chromium', () => {
         check();
       });
       const size = m.map.getSize();
-      return { openMs: performance.now() - started, firstMs: cog.info.firstMs, overview: cog.info.overview, pixelsRead: cog.info.pixelsRead, error: cog.error, view: [size.x, size.y] };
+      return {
+        openMs: performance.now() - started, firstMs: cog.info.firstMs, overview: cog.info.overview, pixelsRead: cog.info.pixelsRead,
+        headerMs: cog.info.openMs, tilesMs: cog.info.readMs, warpMs: cog.info.warpMs, error: cog.error, view: [size.x, size.y]
+      };
     }, bigId);
     expect(big.error).toBeNull();
     // Panning: the longest gap between animation frames while the view moves and re-renders.
@@ -492,7 +585,7 @@ describe('Map previews and the changelab map, in Chromium', () => {
     await shot('maps-10k-footprints.png');
     console.log(
       `[maps] Chromium (SwiftShader, 2 cores), view ${big.view.join('x')} px: ${BIG}x${BIG} COG first full-extent render ${big.firstMs.toFixed(0)} ms ` +
-        `(from adding the layer: header + overview ${big.overview} read by ranges (${big.pixelsRead} px) + decode + warp; ${big.openMs.toFixed(0)} ms including the catalog lookup); ` +
+        `(from adding the layer: header ${big.headerMs.toFixed(0)} ms, overview ${big.overview} (${big.pixelsRead} px) read by ranges and decoded ${big.tilesMs.toFixed(0)} ms, warp ${big.warpMs.toFixed(0)} ms; ${big.openMs.toFixed(0)} ms including the catalog lookup); ` +
         `longest frame gap while panning/zooming ${pan.worstFrameMs.toFixed(0)} ms; ` +
         `10,000 footprints: ${footprints.polygonsMs.toFixed(0)} ms as canvas polygons, ${footprints.clustersMs.toFixed(0)} ms as clusters`
     );

@@ -37,12 +37,20 @@ export interface ICogRenderInfo {
   overview: number;
   /** Pixels read (of that overview) by the latest render. */
   pixelsRead: number;
+  /** Milliseconds to open the file (header and image directories), once. */
+  openMs: number | null;
+  /** Milliseconds of the latest render spent reading and decoding tiles, and warping them. */
+  readMs: number;
+  warpMs: number;
 }
 
 let sharedPool: Pool | undefined;
-/** One decoding pool for every layer: decoding stays off the main thread. */
-function decoderPool(): Pool {
-  sharedPool ??= new Pool(Math.max(1, Math.min(4, (navigator.hardwareConcurrency || 2) - 1)));
+/**
+ * One decoding pool for every layer: decoding stays off the main thread. Maps create it when they
+ * open, so the workers are up before the first tile arrives.
+ */
+export function decoderPool(): Pool {
+  sharedPool ??= new Pool(Math.max(2, Math.min(4, navigator.hardwareConcurrency || 2)));
   return sharedPool;
 }
 
@@ -58,7 +66,7 @@ type Band = ArrayLike<number>;
 
 export class CogLayer extends L.Layer {
   declare options: ICogLayerOptions;
-  readonly info: ICogRenderInfo = { renders: 0, lastMs: 0, firstMs: null, overview: 0, pixelsRead: 0 };
+  readonly info: ICogRenderInfo = { renders: 0, lastMs: 0, firstMs: null, overview: 0, pixelsRead: 0, openMs: null, readMs: 0, warpMs: 0 };
   /** Why the layer draws nothing, when it fails; shown in the layer list. */
   error: string | null = null;
   /** Called after each render and on failure. */
@@ -155,12 +163,12 @@ export class CogLayer extends L.Layer {
 
   private _open() {
     this._tiff ??= (async () => {
+      const opened = performance.now();
       const tiff = await fromUrl(this.options.url, { allowFullFile: false });
       const count = await tiff.getImageCount();
-      const images: GeoTIFFImage[] = [];
-      for (let i = 0; i < count; i++) {
-        images.push(await tiff.getImage(i));
-      }
+      // All directories at once: in a COG they share the first block, elsewhere the reads overlap.
+      const images: GeoTIFFImage[] = await Promise.all(Array.from({ length: count }, (_, i) => tiff.getImage(i)));
+      this.info.openMs = performance.now() - opened;
       // Masks and other sub-files keep their own sizes; overviews are the reduced-resolution ones.
       images.sort((a, b) => b.getWidth() - a.getWidth());
       const full = images[0];
@@ -284,10 +292,13 @@ export class CogLayer extends L.Layer {
     if (bands.length === 0) {
       throw new Error(`the image has ${bandCount} band(s); choose bands from 0 to ${bandCount - 1}`);
     }
+    const readStarted = performance.now();
     const rasters = (await image.readRasters({ window, samples: bands, pool: decoderPool(), signal: abort.signal })) as unknown as Band[];
     if (sequence !== this._sequence) {
       return;
     }
+    const warpStarted = performance.now();
+    this.info.readMs = warpStarted - readStarted;
     const ww = window[2] - window[0];
     const wh = window[3] - window[1];
     const stretch = this._stretchFor(rasters, nodata, image.getBitsPerSample(0) === 8 && image.getSampleFormat(0) === 1);
@@ -348,6 +359,7 @@ export class CogLayer extends L.Layer {
     L.DomUtil.setPosition(canvas, topLeft);
     this.info.overview = level;
     this.info.pixelsRead = ww * wh;
+    this.info.warpMs = performance.now() - warpStarted;
     this._finish(sequence, started);
   }
 

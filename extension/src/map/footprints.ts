@@ -1,9 +1,8 @@
-// Catalog footprints on the map: polygons on a canvas renderer (one <canvas>, not one SVG node per
-// image) and, when more than `clusterThreshold` are in view, grid clusters with counts instead, so
-// tens of thousands of images stay smooth. Quarantined entries are drawn dashed in the warning
+// Catalog footprints on the map: all polygons drawn on one <canvas> by this module (no Leaflet
+// object per footprint, so 10,000 draw in one pass), and, when more than `clusterThreshold` are in
+// view, grid clusters with counts instead. Quarantined entries are drawn dashed in the warning
 // colour. A date filter (the time slider) narrows what is drawn; a click selects an image.
 import * as L from 'leaflet';
-import type { FeatureCollection } from 'geojson';
 import type { IFootprintFeature } from './service';
 
 export interface IFootprintsOptions {
@@ -14,6 +13,14 @@ export interface IFootprintsOptions {
   clusterCell?: number;
   /** Every footprint under a click (overlapping images of one place are all offered). */
   onSelect?: (features: IFootprintFeature[]) => void;
+}
+
+interface IPathStyle {
+  color: string;
+  weight: number;
+  fillColor: string;
+  fillOpacity: number;
+  dash: number[] | null;
 }
 
 interface IIndexed {
@@ -39,15 +46,14 @@ export class FootprintsLayer extends L.LayerGroup {
 
   private _items: IIndexed[] = [];
   private _date: string | null = null;
-  private _renderer: L.Canvas;
-  private _polygons: L.GeoJSON | null = null;
+  private _polygons: FootprintCanvas;
   private _selected: number | null = null;
   private _opts: IFootprintsOptions;
 
   constructor(options: IFootprintsOptions) {
     super([], { pane: options.pane });
     this._opts = options;
-    this._renderer = L.canvas({ pane: options.pane, padding: 0.2 });
+    this._polygons = new FootprintCanvas({ pane: options.pane }, feature => this._style(feature));
   }
 
   override onAdd(map: L.Map): this {
@@ -104,14 +110,14 @@ export class FootprintsLayer extends L.LayerGroup {
 
   select(id: number | null): void {
     this._selected = id;
-    this._polygons?.setStyle(f => this._style(f as unknown as IFootprintFeature));
+    this._polygons.redraw();
   }
 
   private _filtered(): IIndexed[] {
     return this._date ? this._items.filter(i => i.date === this._date) : this._items;
   }
 
-  private _style(feature: IFootprintFeature): L.PathOptions {
+  private _style(feature: IFootprintFeature): IPathStyle {
     const node = this._map?.getContainer() ?? document.body;
     const quarantined = feature.properties.quarantined;
     const colour = quarantined ? themeColour(node, '--jp-warn-color0', '#f57c00') : themeColour(node, '--jp-brand-color1', '#1976d2');
@@ -121,30 +127,16 @@ export class FootprintsLayer extends L.LayerGroup {
       weight: selected ? 3 : 1.5,
       fillColor: colour,
       fillOpacity: selected ? 0.25 : 0.08,
-      dashArray: quarantined ? '4 4' : undefined
+      dash: quarantined ? [4, 4] : null
     };
   }
 
-  /** Rebuilds the polygon layer (data or filter changed), then decides polygons or clusters. */
+  /** Data or filter changed: decide polygons or clusters for the view. */
   private _rebuild(): void {
     if (!this._map) {
       return;
     }
     const started = performance.now();
-    if (this._polygons) {
-      this.removeLayer(this._polygons);
-    }
-    const items = this._filtered();
-    this._polygons = L.geoJSON(
-      { type: 'FeatureCollection', features: items.map(i => i.feature) } as FeatureCollection,
-      {
-        pane: this._opts.pane,
-        // A canvas renderer: one element for all polygons; hit testing stays in Leaflet.
-        renderer: this._renderer,
-        style: f => this._style(f as unknown as IFootprintFeature),
-        pointToLayer: (_f, latlng) => L.circleMarker(latlng, { radius: 5, renderer: this._renderer, pane: this._opts.pane })
-      } as L.GeoJSONOptions
-    );
     this._update();
     this.lastDrawMs = performance.now() - started;
   }
@@ -186,11 +178,12 @@ export class FootprintsLayer extends L.LayerGroup {
   /** After a move: polygons when few are in view, clusters when many. */
   private _update(): void {
     const map = this._map;
-    if (!map || !this._polygons) {
+    if (!map) {
       return;
     }
     const view = map.getBounds();
-    const inView = this._filtered().filter(i => view.intersects(i.bounds));
+    const filtered = this._filtered();
+    const inView = filtered.filter(i => view.intersects(i.bounds));
     this.visibleCount = inView.length;
     const threshold = this._opts.clusterThreshold ?? 2000;
     if (this._clusters) {
@@ -199,14 +192,13 @@ export class FootprintsLayer extends L.LayerGroup {
     }
     if (inView.length <= threshold) {
       this.mode = 'polygons';
+      this._polygons.setItems(filtered);
       if (!this.hasLayer(this._polygons)) {
         this.addLayer(this._polygons);
       }
     } else {
       this.mode = 'clusters';
-      if (this.hasLayer(this._polygons)) {
-        this.removeLayer(this._polygons);
-      }
+      this._polygons.setItems([]);
       this._clusters = this._cluster(map, inView);
       this.addLayer(this._clusters);
     }
@@ -288,4 +280,142 @@ function geometryBounds(geometry: IFootprintFeature['geometry']): L.LatLngBounds
   };
   visit((geometry as { coordinates?: unknown })?.coordinates);
   return Number.isFinite(west) && Number.isFinite(south) ? L.latLngBounds([south, west], [north, east]) : null;
+}
+
+/**
+ * All footprint polygons on one canvas, redrawn when the view settles; the canvas covers the
+ * view plus half a view on each side, so panning shows them until the redraw.
+ */
+class FootprintCanvas extends L.Layer {
+  private _canvas: HTMLCanvasElement | null = null;
+  private _items: IIndexed[] = [];
+  private _frame = 0;
+
+  constructor(
+    options: L.LayerOptions,
+    private readonly _styleOf: (feature: IFootprintFeature) => IPathStyle
+  ) {
+    super(options);
+  }
+
+  setItems(items: IIndexed[]): void {
+    this._items = items;
+    this.redraw();
+  }
+
+  override onAdd(map: L.Map): this {
+    this._canvas = L.DomUtil.create('canvas', 'jp-changelab-map-footprints leaflet-zoom-hide');
+    this.getPane()!.appendChild(this._canvas);
+    // The footprints layer calls setItems after each move; a resize or reset needs a redraw too.
+    map.on('resize viewreset', this.redraw, this);
+    this._draw();
+    return this;
+  }
+
+  override onRemove(map: L.Map): this {
+    map.off('resize viewreset', this.redraw, this);
+    cancelAnimationFrame(this._frame);
+    this._canvas?.remove();
+    this._canvas = null;
+    return this;
+  }
+
+  /** The canvas (for tests and pixel checks). */
+  get canvas(): HTMLCanvasElement | null {
+    return this._canvas;
+  }
+
+  redraw(): void {
+    if (this._map && this._canvas) {
+      // Draw now (the caller measures it), not on a later frame.
+      this._draw();
+    }
+  }
+
+  private _draw(): void {
+    const map = this._map;
+    const canvas = this._canvas;
+    if (!map || !canvas) {
+      return;
+    }
+    const size = map.getSize();
+    const pad = 0.5;
+    const topLeft = map.containerPointToLayerPoint([-size.x * pad, -size.y * pad]);
+    const width = Math.round(size.x * (1 + 2 * pad));
+    const height = Math.round(size.y * (1 + 2 * pad));
+    const ratio = window.devicePixelRatio || 1;
+    canvas.width = width * ratio;
+    canvas.height = height * ratio;
+    canvas.style.width = `${width}px`;
+    canvas.style.height = `${height}px`;
+    L.DomUtil.setPosition(canvas, topLeft);
+    const context = canvas.getContext('2d')!;
+    context.setTransform(ratio, 0, 0, ratio, 0, 0);
+    context.clearRect(0, 0, width, height);
+    const area = L.latLngBounds(
+      map.containerPointToLatLng([-size.x * pad, size.y * (1 + pad)]),
+      map.containerPointToLatLng([size.x * (1 + pad), -size.y * pad])
+    );
+    // Group by style so the context changes state a few times, not once per footprint.
+    const groups = new Map<string, { style: IPathStyle; items: IIndexed[] }>();
+    for (const item of this._items) {
+      if (!area.intersects(item.bounds)) {
+        continue;
+      }
+      const style = this._styleOf(item.feature);
+      const key = JSON.stringify(style);
+      const group = groups.get(key);
+      if (group) {
+        group.items.push(item);
+      } else {
+        groups.set(key, { style, items: [item] });
+      }
+    }
+    const origin = map.getPixelOrigin();
+    const zoom = map.getZoom();
+    const crs = map.options.crs!;
+    // Layer point = projected point at this zoom minus the pixel origin; minus topLeft for the canvas.
+    const dx = -origin.x - topLeft.x;
+    const dy = -origin.y - topLeft.y;
+    const toCanvas = (lon: number, lat: number): [number, number] => {
+      const p = crs.latLngToPoint(L.latLng(lat, lon), zoom);
+      return [p.x + dx, p.y + dy];
+    };
+    // Selected last, on top.
+    const ordered = [...groups.values()].sort((a, b) => a.style.weight - b.style.weight);
+    for (const { style, items } of ordered) {
+      context.beginPath();
+      for (const item of items) {
+        const g = item.feature.geometry!;
+        if (g.type === 'Point') {
+          const [x, y] = toCanvas(g.coordinates[0], g.coordinates[1]);
+          context.moveTo(x + 5, y);
+          context.arc(x, y, 5, 0, Math.PI * 2);
+          continue;
+        }
+        const polygons = g.type === 'Polygon' ? [g.coordinates] : g.type === 'MultiPolygon' ? g.coordinates : [];
+        for (const rings of polygons) {
+          for (const ring of rings) {
+            ring.forEach((position, k) => {
+              const [x, y] = toCanvas(position[0], position[1]);
+              if (k === 0) {
+                context.moveTo(x, y);
+              } else {
+                context.lineTo(x, y);
+              }
+            });
+            context.closePath();
+          }
+        }
+      }
+      context.globalAlpha = style.fillOpacity;
+      context.fillStyle = style.fillColor;
+      context.fill('evenodd');
+      context.globalAlpha = 1;
+      context.strokeStyle = style.color;
+      context.lineWidth = style.weight;
+      context.setLineDash(style.dash ?? []);
+      context.stroke();
+    }
+  }
 }

@@ -7,7 +7,7 @@ import 'leaflet/dist/leaflet.css';
 import type { Feature, FeatureCollection } from 'geojson';
 import { Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
-import { CogLayer } from './cog';
+import { CogLayer, decoderPool } from './cog';
 import { FootprintsLayer, themeColour } from './footprints';
 import { CatalogService, type IFootprintFeature } from './service';
 import type { IMapLayerSpec, IMapSpec } from './spec';
@@ -173,6 +173,7 @@ export class MapWidget extends Widget {
     this.node.append(controls, body, this._status);
     this._wireSwipeBar();
     (this.node as HTMLElement & { changelabMap?: MapWidget }).changelabMap = this;
+    decoderPool();
   }
 
   /** Creates the Leaflet map once the widget is in the DOM with a size. */
