@@ -206,7 +206,7 @@ export class LearningRateMonitor implements ICallback {
   }
 }
 
-/** The running tslab kernel's display writer, if any (see display.ts for why it is looked up). */
+/** Whether this process is a tslab kernel that can display (display.ts explains the lookup). */
 export function inNotebook(): boolean {
   return Object.entries(require.cache).some(
     ([file, mod]) => /[\\/]tslab[\\/]dist[\\/]jupyter\.js$/.test(file) && typeof (mod?.exports as { lastWriteDisplayData?: unknown } | undefined)?.lastWriteDisplayData === 'function'

@@ -20,7 +20,7 @@ export type Accelerator = 'auto' | 'cpu' | 'gpu';
 export type Precision = '32' | '16-mixed' | 'bf16-mixed';
 
 export interface ITrainerOptions {
-  /** 'auto' (default): CUDA when its execution provider is installed and loads, else the CPU. */
+  /** 'auto' (default): CUDA when its execution provider is installed, else the CPU. */
   accelerator?: Accelerator;
   /** CPU: 1. GPU: a count (ids 0..n-1) or the ids; only one device is supported for now. */
   devices?: number | number[];
@@ -229,7 +229,7 @@ export class Trainer {
     return make(device);
   }
 
-  /** Loads a session into the runner; with 'auto', a CUDA session that fails to load falls back to the CPU. */
+  /** Loads a session into the runner and remembers it (evaluation sessions are made once per batch size). */
   private async load(id: string, plan: ISessionPlan): Promise<void> {
     const runner = this.runner as IStepRunner;
     await runner.load(id, plan);
