@@ -17,7 +17,7 @@ export function testModelValues(scale = 2): Record<string, TypedArray> {
   for (const [name, value] of Object.entries(values)) {
     if (/^(up)?conv.*weight$/.test(name)) {
       for (let i = 0; i < value.length; i++) {
-        value[i] *= scale;
+        (value as Float32Array)[i] *= scale;
       }
     }
   }

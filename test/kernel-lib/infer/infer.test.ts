@@ -14,6 +14,7 @@ import { infer, openRaster, InferenceCancelledError, polygonizeMask, type IInfer
 import { exportFastInference } from '../../../kernel-lib/src/infer/inference-graph';
 import { buildChangeModel, exportInference, parameterValues } from '../../../kernel-lib/src/train/models/fc';
 import { tempDir } from '../../helpers';
+import { oraclePython, writeTensors } from '../train/oracle';
 import { MODEL_OPTIONS, gdalOracle, gdalinfo, testModelValues, writePairFiles, type IPairFiles } from './fixtures';
 
 const SIZE = 320;
@@ -90,6 +91,43 @@ describe('stitched output against the whole image at once', () => {
     // inputs as in the whole-image run. Tolerance 1e-5: float32 sums in another order.
     const { max, result } = await maxDifference(256, 224, 112, 'exact');
     expect(result.windows).toBe(9); // origins 0, 32, 64 on each axis
+    expect(max).toBeLessThan(1e-5);
+  });
+
+  it('equals PyTorch (the authors\' FC-Siam-diff, same weights) run on the whole image at once', async () => {
+    const python = oraclePython();
+    if (!python) {
+      return; // .venv-oracles is optional outside `npm test`; with CHANGELAB_TEST_REQUIRE_SERVICES=1 its absence fails above
+    }
+    const { result } = await maxDifference(256, 224, 112, 'torch-exact');
+    const { values: stitched } = readGdalPixels(result.outputs.probability);
+    const shapes = new Map(buildChangeModel(MODEL_OPTIONS, { batch: 1, height: 16, width: 16 }, 'eval').graph.parameters.map(p => [p.tensor.name, p.tensor.shape]));
+    const weights = path.join(root, 'torch-weights');
+    writeTensors(weights, Object.fromEntries(Object.entries(values).map(([name, v]) => [name, { data: v as Float32Array, shape: shapes.get(name)! }])));
+    const raw = async (file: string) => {
+      const source = await openRaster({ path: file });
+      const planes = await source.readWindow(0, 0, SIZE, SIZE);
+      await source.close();
+      const interleaved = new Uint8Array(SIZE * SIZE * 3);
+      for (let i = 0; i < SIZE * SIZE; i++) {
+        for (let b = 0; b < 3; b++) {
+          interleaved[i * 3 + b] = planes[b * SIZE * SIZE + i];
+        }
+      }
+      const out = path.join(root, `${path.basename(file)}.raw`);
+      fs.writeFileSync(out, interleaved);
+      return out;
+    };
+    const prefix = path.join(root, 'torch-whole');
+    // One window the size of the image: PyTorch's plain forward pass on the whole scene.
+    execFileSync(python, [
+      path.join(__dirname, 'oracle', 'torch_sliding_window.py'), weights, await raw(files.before), await raw(files.after), String(SIZE), String(SIZE), prefix,
+      String(SIZE), '0', '0', '1', '2', String(MODEL_OPTIONS.width)
+    ], { encoding: 'utf8' });
+    const torch = new Float32Array(fs.readFileSync(`${prefix}.probability.f32`).buffer.slice(0));
+    let max = 0;
+    torch.forEach((p, i) => (max = Math.max(max, Math.abs(p - stitched[i]))));
+    // ONNX Runtime and PyTorch sum convolutions in different orders: float32 tolerance 1e-5.
     expect(max).toBeLessThan(1e-5);
   });
 
@@ -270,7 +308,7 @@ describe('inference graph', () => {
       const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
       for (const [name, value] of Object.entries(kindValues)) {
         if (/running_(mean|var)$/.test(name)) {
-          value.forEach((_, i) => (value[i] = name.endsWith('var') ? 0.5 + random() : random() - 0.5));
+          (value as Float32Array).forEach((_, i) => ((value as Float32Array)[i] = name.endsWith('var') ? 0.5 + random() : random() - 0.5));
         }
       }
       const shape = [2, 3, 64, 64];
@@ -359,7 +397,7 @@ describe('polygonizer', () => {
         expect(area).toBe(p.pixels);
         total += p.pixels;
       }
-      expect(total).toBe(mask.reduce((a, b) => a + b, 0));
+      expect(total).toBe(mask.reduce((a: number, b: number) => a + b, 0));
     }
   });
 });
