@@ -296,6 +296,8 @@ class FootprintCanvas extends L.Layer {
     private readonly _styleOf: (feature: IFootprintFeature) => IPathStyle
   ) {
     super(options);
+    // L.Layer has no initialize that takes options: set them, or the pane would be the default.
+    L.Util.setOptions(this, options);
   }
 
   setItems(items: IIndexed[]): void {
