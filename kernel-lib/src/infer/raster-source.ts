@@ -77,7 +77,8 @@ export function openRasterBytes(key: string, bytes: Uint8Array): Promise<IRaster
 
 class TiffWindowSource implements IRasterSource {
   private readonly tileCache = new Map<number, Promise<Float32Array>>();
-  private static readonly CACHE_TILES = 64;
+  /** Decoded blocks kept for neighbouring windows: at most 32 MB, at least 4 blocks. */
+  private readonly cacheBlocks: number;
 
   private constructor(
     private readonly source: IByteSource & { stats: { requests: number; bytes: number } },
@@ -91,7 +92,9 @@ class TiffWindowSource implements IRasterSource {
     private readonly byteCounts: number[],
     private readonly predictor: number,
     private readonly littleEndian: boolean
-  ) {}
+  ) {
+    this.cacheBlocks = Math.max(4, Math.floor((32 * 1024 * 1024) / (image.blockWidth * image.blockHeight * bands * 4)));
+  }
 
   get key(): string {
     return this.source.key;
@@ -229,7 +232,7 @@ class TiffWindowSource implements IRasterSource {
     const promise = this.decode(index);
     promise.catch(() => this.tileCache.delete(index));
     this.tileCache.set(index, promise);
-    while (this.tileCache.size > TiffWindowSource.CACHE_TILES) {
+    while (this.tileCache.size > this.cacheBlocks) {
       this.tileCache.delete(this.tileCache.keys().next().value as number);
     }
     return promise;
