@@ -37,7 +37,7 @@ describe('changelab validate (embedded workspace)', () => {
     const text = await changelab('validate', TABLE_SUITE);
     expect(text.code).toBe(1);
     expect(text.stdout).toMatch(/^FAILED image_metadata: \d+\/12 expectations met/);
-    expect(text.stdout).toMatch(/FAIL expect_gsd_to_be_at_most: 1 of \d+ unexpected .*: 5/);
+    expect(text.stdout).toMatch(/FAIL expect_gsd_to_be_at_most \(gsd\): 1 of \d+ unexpected .*: 5/);
 
     const json = await changelab('validate', TABLE_SUITE, '--json', '--format', 'COMPLETE');
     expect(json.code).toBe(1);

@@ -75,6 +75,13 @@ export function expectationDefinition(type: string): IExpectationDefinition | un
   return registry.get(type);
 }
 
+/** The column(s) an expectation reads, for messages and reports: "gsd", "gps_lat, gps_lon"; null for table-level ones. */
+export function expectationColumns(type: string, kwargs: Record<string, unknown>): string | null {
+  const definition = registry.get(type);
+  const names = definition?.columns ? definition.columns(kwargs) : typeof kwargs.column === 'string' ? [kwargs.column] : [];
+  return names.length ? names.join(', ') : null;
+}
+
 /** Every expectation type changelab evaluates, standard and imagery. */
 export function expectationTypes(): string[] {
   return [...registry.keys()].sort();

@@ -11,7 +11,7 @@ import type { IQueryable } from '../db/database';
 import { InvalidRasterError } from '../errors';
 import type { IObjectInfo } from '../objects/store';
 import { validateRows } from './engine';
-import { expectationDefinition } from './expectations';
+import { expectationColumns, expectationDefinition } from './expectations';
 import { imageRow } from './imagery';
 import { buildResult, statistics, ValidationResult, type IMapObservation } from './result';
 import { saveRun } from './runs';
@@ -75,7 +75,7 @@ export class IngestGate {
         f.failed.push({
           index,
           type: r.expectation_config.type,
-          column: columnsOf(r.expectation_config.type, kwargs),
+          column: expectationColumns(r.expectation_config.type, kwargs),
           found: JSON.stringify(unexpected[j] ?? null)
         });
         const keys = this.quarantined.get(index) ?? [];
@@ -133,13 +133,6 @@ export class IngestGate {
       quarantinedKeys: this.quarantined
     });
   }
-}
-
-/** The column(s) an expectation reads, for messages: "gsd", "gps_lat, gps_lon". */
-function columnsOf(type: string, kwargs: Record<string, unknown>): string | null {
-  const definition = expectationDefinition(type)!;
-  const names = definition.columns ? definition.columns(kwargs) : typeof kwargs.column === 'string' ? [kwargs.column] : [];
-  return names.length ? names.join(', ') : null;
 }
 
 async function withTimeout<T>(work: Promise<T>, ms: number, key: string): Promise<T> {

@@ -2,7 +2,7 @@
 // percentages of GE's map expectations (missing values excluded the way GE excludes them), and
 // the detail each result_format asks for. Both backends share this, so they cannot drift apart.
 import { card, type IDisplayBundle, type IDisplayable, type Scalar } from '../display';
-import { expectationDefinition, valueKey } from './expectations';
+import { expectationColumns, expectationDefinition, valueKey } from './expectations';
 import type {
   IExpectationConfig,
   IExpectationResult,
@@ -210,11 +210,7 @@ export class ValidationResult implements IDisplayable {
     const rows: Scalar[][] = this.json.results.map(r => [
       r.success ? 'pass' : 'FAIL',
       r.expectation_config.type,
-      typeof r.expectation_config.kwargs.column === 'string'
-        ? r.expectation_config.kwargs.column
-        : Array.isArray(r.expectation_config.kwargs.column_list)
-          ? (r.expectation_config.kwargs.column_list as string[]).join(', ')
-          : null,
+      expectationColumns(r.expectation_config.type, r.expectation_config.kwargs),
       shortKwargs(r.expectation_config.kwargs) || null,
       r.success ? (r.result.observed_value !== undefined ? JSON.stringify(r.result.observed_value) : r.result.unexpected_count !== undefined ? `${r.result.unexpected_count} unexpected` : null) : failureLine(r)
     ]);
@@ -247,7 +243,8 @@ export class ValidationResult implements IDisplayable {
     ];
     for (const r of this.failures) {
       const c = r.expectation_config;
-      lines.push(`  FAIL ${c.type}${c.kwargs.column ? ` (${String(c.kwargs.column)})` : ''}: ${failureLine(r)}`);
+      const columns = expectationColumns(c.type, c.kwargs);
+      lines.push(`  FAIL ${c.type}${columns ? ` (${columns})` : ''}: ${failureLine(r)}`);
     }
     return lines.join('\n');
   }

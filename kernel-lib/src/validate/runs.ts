@@ -4,6 +4,7 @@
 import type { IQueryable } from '../db/database';
 import { card, type IDisplayBundle, type IDisplayable } from '../display';
 import { NotFoundError } from '../errors';
+import { expectationColumns } from './expectations';
 import { ValidationResult } from './result';
 import type { ExpectationSuite } from './suite';
 import type { ISuiteJSON, IValidationResultJSON } from './types';
@@ -58,12 +59,6 @@ export interface IRunDetail extends IRunSummary {
   outcomes: IRunOutcome[];
 }
 
-const columnsOf = (kwargs: Record<string, unknown>): string | null =>
-  typeof kwargs.column === 'string'
-    ? kwargs.column
-    : Array.isArray(kwargs.column_list)
-      ? (kwargs.column_list as string[]).join(', ')
-      : null;
 
 /** JSON that PostgreSQL's jsonb accepts: no NUL characters, no NaN / Infinity. */
 const jsonb = (value: unknown) =>
@@ -76,7 +71,7 @@ export async function saveRun(db: IQueryable, suite: ExpectationSuite, result: V
   const outcomes = json.results.map((r, position) => ({
     position,
     expectation_type: r.expectation_config.type,
-    columns: columnsOf(r.expectation_config.kwargs),
+    columns: expectationColumns(r.expectation_config.type, r.expectation_config.kwargs),
     success: r.success,
     element_count: r.result.element_count ?? null,
     unexpected_count: r.result.unexpected_count ?? null,

@@ -89,6 +89,14 @@ function checkExpectation(raw: unknown, index: number, options: ISuiteLoadOption
       { index, type, field: 'type' }
     );
   }
+  for (const name of Object.keys(kwargs)) {
+    if (!(name in definition.args) && !COMMON_KWARGS.has(name)) {
+      throw new SuiteError(
+        `${at} (${type}): unknown argument kwargs.${name} (known: ${Object.keys(definition.args).join(', ') || 'none'})`,
+        { index, type, field: `kwargs.${name}` }
+      );
+    }
+  }
   for (const [name, spec] of Object.entries(definition.args)) {
     const value = kwargs[name];
     if (value === undefined || (value === null && !spec.required && spec.type !== 'column')) {
@@ -100,14 +108,6 @@ function checkExpectation(raw: unknown, index: number, options: ISuiteLoadOption
     const problem = checkArg(name, spec, value);
     if (problem) {
       throw new SuiteError(`${at} (${type}): kwargs.${name} ${problem}`, { index, type, field: `kwargs.${name}`, value });
-    }
-  }
-  for (const name of Object.keys(kwargs)) {
-    if (!(name in definition.args) && !COMMON_KWARGS.has(name)) {
-      throw new SuiteError(
-        `${at} (${type}): unknown argument kwargs.${name} (known: ${Object.keys(definition.args).join(', ')})`,
-        { index, type, field: `kwargs.${name}` }
-      );
     }
   }
   const problem = definition.check?.(kwargs);
