@@ -143,7 +143,7 @@ export class DatasetVersionsPanel extends LivePanel {
     }
     const diff = this.diffs.get(d.name);
     if (diff) {
-      section.append(renderDiff(diff));
+      section.append(renderDiff(diff, rev => versions.find(v => v.rev === rev)));
     }
     return section;
   }
@@ -218,11 +218,16 @@ export class DatasetVersionsPanel extends LivePanel {
   }
 }
 
-function renderDiff(d: IDatasetDiffView): HTMLElement {
+function renderDiff(d: IDatasetDiffView, version: (rev: string) => IDatasetVersionView | undefined): HTMLElement {
   const box = el('section', { class: 'jp-changelab-dataset-diff', 'aria-label': `Diff of ${d.name}` });
-  const to = d.to === 'workspace' ? 'the workspace' : d.to.slice(0, 12);
+  const label = (rev: string) => {
+    const v = version(rev);
+    return v ? versionLabel(v) : rev.slice(0, 12);
+  };
+  const from = label(d.from);
+  const to = d.to === 'workspace' ? 'the workspace' : label(d.to);
   box.append(
-    el('h4', { class: 'jp-changelab-live-subheading' }, `${d.from.slice(0, 12)} → ${to}: ${d.summary.added} added, ${d.summary.deleted} deleted, ${d.summary.modified} modified`)
+    el('h4', { class: 'jp-changelab-live-subheading' }, `${from} → ${to}: ${d.summary.added} added, ${d.summary.deleted} deleted, ${d.summary.modified} modified`)
   );
   const files = [
     ...d.added.map(f => ({ change: 'added', file: f })),
@@ -231,7 +236,7 @@ function renderDiff(d: IDatasetDiffView): HTMLElement {
   ];
   if (files.length) {
     box.append(
-      table(`Files changed from ${d.from} to ${to}`, [
+      table(`Files changed from ${from} to ${to}`, [
         { title: 'Change', cell: x => el('span', { class: `jp-changelab-dataset-change jp-mod-${x.change}` }, x.change) },
         { title: 'File', cell: x => el('code', {}, x.file) }
       ], files, { className: 'jp-changelab-dataset-diff-files' })

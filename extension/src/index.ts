@@ -104,7 +104,8 @@ const quarantineLink: JupyterFrontEndPlugin<void> = {
   activate: (app: JupyterFrontEnd, validation: ValidationResultsPanel, maps: MapPreviewsPanel) => {
     validation.showQuarantine = key => {
       app.shell.activateById(maps.id);
-      void maps.refreshQuarantine().then(() => {
+      // After the panel has been shown (it builds its quarantine list then).
+      void new Promise(resolve => requestAnimationFrame(resolve)).then(() => maps.refreshQuarantine()).then(() => {
         const box = maps.node.querySelector<HTMLDetailsElement>('.jp-changelab-map-quarantine');
         const item = [...(box?.querySelectorAll('li') ?? [])].find(li => li.querySelector('.jp-changelab-map-quarantine-key')?.textContent === key);
         if (box) {
