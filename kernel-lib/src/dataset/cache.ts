@@ -11,6 +11,10 @@ import { StorageError } from '../errors';
 
 /** md5 of a file's bytes and its size, streamed. */
 export async function hashFile(file: string): Promise<{ md5: string; size: number }> {
+  if (fs.statSync(file).size <= SMALL_FILE) {
+    const bytes = await fs.promises.readFile(file);
+    return { md5: crypto.createHash('md5').update(bytes).digest('hex'), size: bytes.length };
+  }
   const hash = crypto.createHash('md5');
   let size = 0;
   const stream = fs.createReadStream(file, { highWaterMark: 1 << 20 });
@@ -42,6 +46,8 @@ export function hashingStream(): Transform & { md5(): string; size(): number } {
 export const oidKey = (oid: string) => `files/md5/${oid.slice(0, 2)}/${oid.slice(2)}`;
 
 const TMP_DIR = '.changelab-tmp';
+/** Files up to this size are read and hashed as one buffer rather than streamed. */
+const SMALL_FILE = 4 * 1024 * 1024;
 const READ_ONLY = 0o444;
 
 export class DvcCache {
@@ -93,9 +99,17 @@ export class DvcCache {
     }
     const tmp = this.tempPath();
     try {
-      const hash = hashingStream();
-      await pipeline(fs.createReadStream(file, { highWaterMark: 1 << 20 }), hash, fs.createWriteStream(tmp));
-      if (hash.md5() !== md5) {
+      let actual: string;
+      if (fs.statSync(file).size <= SMALL_FILE) {
+        const bytes = await fs.promises.readFile(file);
+        actual = crypto.createHash('md5').update(bytes).digest('hex');
+        await fs.promises.writeFile(tmp, bytes);
+      } else {
+        const hash = hashingStream();
+        await pipeline(fs.createReadStream(file, { highWaterMark: 1 << 20 }), hash, fs.createWriteStream(tmp));
+        actual = hash.md5();
+      }
+      if (actual !== md5) {
         throw new StorageError(`${file} changed while it was being committed; commit again`, { file });
       }
       this.commitTemp(tmp, md5);

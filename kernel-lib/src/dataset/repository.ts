@@ -115,6 +115,11 @@ export class DatasetRepository {
   readonly git: Git;
   private stateInstance: HashState | undefined;
   private cacheInstance: DvcCache | undefined;
+  /**
+   * Cache objects hashed on download since the last fetch began: the checkout that follows (pull)
+   * copies them without hashing again. Cleared when a checkout ends.
+   */
+  private readonly verified = new Set<string>();
 
   private constructor(readonly root: string) {
     this.dvcDir = path.join(root, '.dvc');
@@ -283,6 +288,7 @@ export class DatasetRepository {
           throw new StorageError(`object ${oid} on remote ${remote.name} is corrupt (its bytes hash to ${md5}); not used`, { oid, remote: remote.name });
         }
         cache.commitTemp(tmp, oid);
+        this.verified.add(oid);
         bytes += size;
         onDone?.();
       } finally {
@@ -602,6 +608,7 @@ export class DatasetRepository {
     const jobs = this.defaultJobs(remote, options.jobs);
     const cache = this.cache;
     cache.sweepTemps();
+    this.verified.clear();
     try {
       const versions = options.rev
         ? await Promise.all(
@@ -720,6 +727,7 @@ export class DatasetRepository {
         results.push({ name: n, md5, written: toWrite.length, deleted: toDelete.length, unchanged: tree.length - toWrite.length });
       }
     } finally {
+      this.verified.clear();
       this.state.save();
       remote.close();
     }
@@ -734,7 +742,13 @@ export class DatasetRepository {
       try {
         const source = cache.path(md5);
         let actual: string;
-        if (fs.statSync(source).size <= SMALL_FILE) {
+        if (this.verified.has(md5)) {
+          // Hashed when it entered the cache in this run: a kernel copy (a reflink where the
+          // filesystem has them) is enough.
+          await fs.promises.copyFile(source, tmp, fs.constants.COPYFILE_FICLONE);
+          fs.chmodSync(tmp, 0o644);
+          actual = md5;
+        } else if (fs.statSync(source).size <= SMALL_FILE) {
           // Small files: one read, one write, no stream machinery.
           const bytes = await fs.promises.readFile(source);
           actual = crypto.createHash('md5').update(bytes).digest('hex');
@@ -755,6 +769,7 @@ export class DatasetRepository {
         fs.rmSync(tmp, { force: true });
       }
       cache.remove(md5);
+      this.verified.delete(md5);
       const r = remote();
       if (attempt > 0 || !r) {
         throw new StorageError(`cache object ${md5} for ${dest} is corrupt${r ? ' on the remote too' : ' and no remote is configured to fetch it again'}`, { md5 });
