@@ -282,6 +282,26 @@ describe.each(backends)('panel routes of changelab serve on %s', (_name, open) =
     await post('/api/datasets/checkout', { rev: 'nosuchtag' }, 404);
   });
 
+  it('a folder with no dataset workspace: an empty list, 404 for the rest, and nothing written there', async () => {
+    const empty = tempDir('changelab-serve-panels-empty-');
+    cleanups.push(async () => fs.rmSync(empty, { recursive: true, force: true }));
+    fs.writeFileSync(path.join(empty, 'changelab.config.json'), '{}\n');
+    // The same database, configured from a file in another folder.
+    const elsewhere = Object.create(w, { config: { value: { ...w.config, sources: [path.join(empty, 'changelab.config.json')] } } }) as Workspace;
+    const other = await serve({ workspace: elsewhere });
+    try {
+      const list = (await (await fetch(`${other.url}/api/datasets`)).json()) as { root: string; datasets: unknown[]; clean: boolean };
+      expect(list).toEqual({ root: empty, clean: true, datasets: [] });
+      expect((await fetch(`${other.url}/api/datasets/seoul/versions`)).status).toBe(404);
+      expect((await fetch(`${other.url}/api/datasets/seoul/diff?from=v1`)).status).toBe(404);
+      const checkout = await fetch(`${other.url}/api/datasets/checkout`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"rev": "v1"}' });
+      expect(checkout.status).toBe(404);
+      expect(fs.readdirSync(empty)).toEqual(['changelab.config.json']);
+    } finally {
+      await other.close();
+    }
+  });
+
   it('training runs: params, metric curves, artifacts and dataset version', async () => {
     const { runs } = await json('/api/runs');
     const run = runs.find((r: { id: string }) => r.id === runId);

@@ -93,10 +93,13 @@ export function uncommittedChange(s: IDatasetStatus): string | null {
 }
 
 export function registerDatasetRoutes(router: Router, options: IDatasetRoutesOptions = {}): Router {
-  /** The repository, or null when the folder is not a git work tree yet (a GET never initialises one). */
+  /**
+   * The repository, or null when the folder holds no dataset workspace yet (no .dvc folder or not a
+   * git work tree): the service never initialises one, so a GET writes nothing.
+   */
   const repository = async (context: IRequestContext): Promise<DatasetRepository | null> => {
     const root = datasetRoot(context.workspace, options);
-    if (!fs.existsSync(root) || !(await new Git(root).isRepo())) {
+    if (!fs.existsSync(path.join(root, '.dvc')) || !(await new Git(root).isRepo())) {
       return null;
     }
     return DatasetRepository.open({ root });
