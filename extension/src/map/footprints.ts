@@ -16,6 +16,8 @@ export interface IFootprintsOptions {
 }
 
 interface IPathStyle {
+  /** Same key, same style: footprints are drawn in one path per key. */
+  key: string;
   color: string;
   weight: number;
   fillColor: string;
@@ -117,13 +119,31 @@ export class FootprintsLayer extends L.LayerGroup {
     return this._date ? this._items.filter(i => i.date === this._date) : this._items;
   }
 
+  private _palette: { normal: string; quarantined: string; selected: string } | null = null;
+
+  /** Theme colours, read once per draw (getComputedStyle per footprint would dominate). */
+  private _colours(): { normal: string; quarantined: string; selected: string } {
+    if (!this._palette) {
+      const node = this._map?.getContainer() ?? document.body;
+      this._palette = {
+        normal: themeColour(node, '--jp-brand-color1', '#1976d2'),
+        quarantined: themeColour(node, '--jp-warn-color0', '#f57c00'),
+        selected: themeColour(node, '--jp-accent-color1', '#e65100')
+      };
+      // Themes change at run time: read again on the next draw.
+      requestAnimationFrame(() => (this._palette = null));
+    }
+    return this._palette;
+  }
+
   private _style(feature: IFootprintFeature): IPathStyle {
-    const node = this._map?.getContainer() ?? document.body;
+    const colours = this._colours();
     const quarantined = feature.properties.quarantined;
-    const colour = quarantined ? themeColour(node, '--jp-warn-color0', '#f57c00') : themeColour(node, '--jp-brand-color1', '#1976d2');
+    const colour = quarantined ? colours.quarantined : colours.normal;
     const selected = feature.properties.id === this._selected;
     return {
-      color: selected ? themeColour(node, '--jp-accent-color1', '#e65100') : colour,
+      key: `${quarantined ? 'q' : 'n'}${selected ? 's' : ''}`,
+      color: selected ? colours.selected : colour,
       weight: selected ? 3 : 1.5,
       fillColor: colour,
       fillOpacity: selected ? 0.25 : 0.08,
@@ -365,7 +385,7 @@ class FootprintCanvas extends L.Layer {
         continue;
       }
       const style = this._styleOf(item.feature);
-      const key = JSON.stringify(style);
+      const key = style.key;
       const group = groups.get(key);
       if (group) {
         group.items.push(item);
