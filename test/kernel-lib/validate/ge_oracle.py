@@ -7,6 +7,7 @@
 #     "suiteFromGe": <the suite as GE serialises it>, "roundTrip": <roundTrip loaded and re-serialised>}
 import json
 import logging
+import resource
 import sys
 import time
 import warnings
@@ -50,11 +51,17 @@ def main():
     if suite is not None:
         out["suiteFromGe"] = suite.to_json_dict()
     rf = req.get("resultFormat", "COMPLETE")
-    if suite is not None and req.get("rows") is not None:
+    if suite is not None and (req.get("rows") is not None or req.get("pandasSql")):
         t0 = time.perf_counter()
-        df = frame(req["rows"], req.get("columns"))
-        if req.get("csv"):
-            df = pd.read_csv(req["csv"])
+        if req.get("pandasSql"):
+            import sqlalchemy
+
+            engine = sqlalchemy.create_engine(req["pandasSql"]["url"])
+            df = pd.read_sql(req["pandasSql"]["query"], engine)
+            out["timings"]["pandas_read"] = time.perf_counter() - t0
+            t0 = time.perf_counter()
+        else:
+            df = frame(req["rows"], req.get("columns"))
         ds = ctx.data_sources.add_pandas("pandas")
         asset = ds.add_dataframe_asset("rows")
         batch = asset.add_batch_definition_whole_dataframe("all").get_batch(batch_parameters={"dataframe": df})
@@ -69,6 +76,7 @@ def main():
         out["timings"]["sql"] = time.perf_counter() - t0
     if req.get("roundTrip") is not None:
         out["roundTrip"] = load_suite(req["roundTrip"]).to_json_dict()
+    out["maxRssKiB"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     json.dump(out, sys.stdout, default=str)
 
 

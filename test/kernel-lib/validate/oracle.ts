@@ -33,7 +33,8 @@ export interface IGeRequest {
   schema?: string;
   resultFormat?: string;
   roundTrip?: unknown;
-  csv?: string;
+  /** GE's pandas data source on rows read from PostgreSQL by this query (postgres:// URL). */
+  pandasSql?: { url: string; query: string };
 }
 
 export interface IGeValidation {
@@ -47,11 +48,17 @@ export interface IGeResponse {
   sql: IGeValidation | null;
   suiteFromGe?: Record<string, unknown>;
   roundTrip?: Record<string, unknown>;
-  timings: { pandas?: number; sql?: number };
+  timings: { pandas?: number; pandas_read?: number; sql?: number };
+  maxRssKiB: number;
 }
 
 export function runGe(request: IGeRequest): Promise<IGeResponse> {
-  const req = { ...request, databaseUrl: request.databaseUrl?.replace(/^postgres(ql)?:\/\//, 'postgresql+psycopg2://') ?? null };
+  const sqlalchemyUrl = (url: string) => url.replace(/^postgres(ql)?:\/\//, 'postgresql+psycopg2://');
+  const req = {
+    ...request,
+    databaseUrl: request.databaseUrl ? sqlalchemyUrl(request.databaseUrl) : null,
+    pandasSql: request.pandasSql ? { ...request.pandasSql, url: sqlalchemyUrl(request.pandasSql.url) } : null
+  };
   return new Promise((resolve, reject) => {
     const child = spawn(GE_PYTHON, [SCRIPT], { stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
