@@ -1,4 +1,4 @@
-// A side panel fed by the changelab service: it loads when first shown, has a labelled Refresh
+// A side panel fed by the changelab service: it loads whenever it is shown, has a labelled Refresh
 // button, a status line announced to screen readers (loading, counts, errors) and a content area
 // the subclass fills in `render()`. Data stays in the subclass's model; the DOM is redrawn from it.
 import type { Message } from '@lumino/messaging';
@@ -11,7 +11,6 @@ export abstract class LivePanel extends ChangelabPanel {
   /** Where the subclass draws; replaced wholesale on each render. */
   protected readonly contentNode: HTMLElement;
   private readonly statusNode: HTMLElement;
-  private loaded = false;
   private loading: Promise<void> | null = null;
 
   constructor(options: ChangelabPanel.IOptions & { serviceUrl?: string; project?: string }) {
@@ -31,12 +30,10 @@ export abstract class LivePanel extends ChangelabPanel {
     // none by default
   }
 
+  /** Loads when shown, each time: runs and versions made in a notebook meanwhile appear. */
   protected override onAfterShow(msg: Message): void {
     super.onAfterShow(msg);
-    if (!this.loaded) {
-      this.loaded = true;
-      void this.refresh();
-    }
+    void this.refresh();
   }
 
   /** Loads from the service and redraws; concurrent calls share one load. */
