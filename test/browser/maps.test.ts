@@ -560,7 +560,8 @@ describe('Map previews and the changelab map, in Chromium', () => {
         const lat = 34.5 + Math.floor(i / 100) * 0.03;
         features.push({
           type: 'Feature', id: 1_000_000 + i,
-          geometry: { type: 'MultiPolygon', coordinates: [[[[lon, lat], [lon + 0.02, lat], [lon + 0.02, lat + 0.02], [lon, lat + 0.02], [lon, lat]]]] },
+          // 0.026 degrees: about 7 screen pixels at this view, so drawn as polygons, not dots.
+          geometry: { type: 'MultiPolygon', coordinates: [[[[lon, lat], [lon + 0.026, lat], [lon + 0.026, lat + 0.026], [lon, lat + 0.026], [lon, lat]]]] },
           properties: { id: 1_000_000 + i, key: `synthetic/${i}.tif`, captureTime: '2024-01-01T00:00:00Z', quarantined: i % 50 === 0 }
         });
       }

@@ -415,6 +415,16 @@ class FootprintCanvas extends L.Layer {
           context.arc(x, y, 5, 0, Math.PI * 2);
           continue;
         }
+        // Footprints smaller than a few pixels at this zoom are drawn as dots, so they stay findable.
+        const [ax, ay] = toCanvas(item.bounds.getWest(), item.bounds.getNorth());
+        const [bx, by] = toCanvas(item.bounds.getEast(), item.bounds.getSouth());
+        if (Math.abs(bx - ax) < 6 && Math.abs(by - ay) < 6) {
+          const cx = (ax + bx) / 2;
+          const cy = (ay + by) / 2;
+          context.moveTo(cx + 4, cy);
+          context.arc(cx, cy, 4, 0, Math.PI * 2);
+          continue;
+        }
         const polygons = g.type === 'Polygon' ? [g.coordinates] : g.type === 'MultiPolygon' ? g.coordinates : [];
         for (const rings of polygons) {
           for (const ring of rings) {
