@@ -16,7 +16,7 @@ import {
   IMapPreviewsPanel,
   IValidationResultsPanel
 } from './tokens';
-import { ValidationResultsPanel } from './validation';
+import { quarantineOpener, ValidationResultsPanel } from './validation';
 import { ITrainingRunsPanel, OPEN_RUNS_COMMAND, TrainingRunsPanel } from './runs';
 
 /** Left-area ranks: after JupyterLab's file browser (100), running sessions (200), TOC (400). */
@@ -102,18 +102,7 @@ const quarantineLink: JupyterFrontEndPlugin<void> = {
   autoStart: true,
   requires: [IValidationResultsPanel, IMapPreviewsPanel],
   activate: (app: JupyterFrontEnd, validation: ValidationResultsPanel, maps: MapPreviewsPanel) => {
-    validation.showQuarantine = key => {
-      app.shell.activateById(maps.id);
-      // After the panel has been shown (it builds its quarantine list then).
-      void new Promise(resolve => requestAnimationFrame(resolve)).then(() => maps.refreshQuarantine()).then(() => {
-        const box = maps.node.querySelector<HTMLDetailsElement>('.jp-changelab-map-quarantine');
-        const item = [...(box?.querySelectorAll('li') ?? [])].find(li => li.querySelector('.jp-changelab-map-quarantine-key')?.textContent === key);
-        if (box) {
-          box.open = true;
-        }
-        item?.scrollIntoView({ block: 'nearest' });
-      });
-    };
+    validation.showQuarantine = quarantineOpener(app, maps);
   }
 };
 

@@ -2,7 +2,9 @@
 // 1.x results) from the changelab service, newest first; choosing a run shows its failed
 // expectations with the offending values and rows GE reported, and for ingest gate runs the
 // quarantined files with their quarantine entries (and a way to the Map previews quarantine list).
+import type { JupyterFrontEnd } from '@jupyterlab/application';
 import { validationIcon } from './icons';
+import type { MapPreviewsPanel } from './maps';
 import { button, badge, el, facts, table, time, valueText } from './panels/dom';
 import { LivePanel } from './panels/live-panel';
 
@@ -237,4 +239,23 @@ export class ValidationResultsPanel extends LivePanel {
     }
     return li;
   }
+}
+
+/** Shows a quarantined file in the Map previews panel's quarantine list (opened, scrolled to it). */
+export function quarantineOpener(app: JupyterFrontEnd, maps: MapPreviewsPanel): (key: string) => void {
+  return key => {
+    app.shell.activateById(maps.id);
+    // After the panel has been shown (it builds its quarantine list then).
+    void new Promise(resolve => requestAnimationFrame(resolve))
+      .then(() => maps.refreshQuarantine())
+      .then(() => {
+        const box = maps.node.querySelector<HTMLDetailsElement>('.jp-changelab-map-quarantine');
+        if (!box) {
+          return;
+        }
+        box.open = true;
+        const item = [...box.querySelectorAll('li')].find(li => li.querySelector('.jp-changelab-map-quarantine-key')?.textContent === key);
+        item?.scrollIntoView({ block: 'nearest' });
+      });
+  };
 }
