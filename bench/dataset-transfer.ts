@@ -3,7 +3,8 @@
 // Each command runs as its own process, wall time from spawn to exit, peak RSS of that process.
 // Pulls start from a fresh git clone with an empty cache (fetch + checkout, as a new machine would).
 //   npm run bench -- dataset-transfer [small=10000] [bigMB=200] [bigCount=20]
-//   DATASET_BENCH_ONLY=small|big picks one scenario; a count or size of 0 skips it.
+//   DATASET_BENCH_ONLY=small|big picks one scenario; a count or size of 0 skips it;
+//   DATASET_BENCH_JOBS=N sets ours' concurrent transfers (--jobs).
 // Disk: about 2 x data in the source repo, 2 x data per clone (one at a time), 2 x data in MinIO.
 import { execFileSync, spawn } from 'child_process';
 import * as crypto from 'crypto';
@@ -17,6 +18,8 @@ const smallCount = Number(process.argv[2] ?? 10_000);
 const bigMB = Number(process.argv[3] ?? 200);
 const bigCount = Number(process.argv[4] ?? 20);
 const only = process.env.DATASET_BENCH_ONLY;
+/** Concurrent transfers for ours (default: the library's). */
+const jobs = process.env.DATASET_BENCH_JOBS ? ['--jobs', process.env.DATASET_BENCH_JOBS] : [];
 const DVC = path.join(ROOT, '.venv-oracles-dvc', 'bin', 'dvc');
 const CLI = path.join(ROOT, 'kernel-lib', 'lib', 'cli.js');
 const RSS = path.join(ROOT, 'bench', 'support', 'dataset-rss.py');
@@ -129,7 +132,7 @@ async function scenario(label: string, count: number, size: (i: number) => numbe
     run(source, 'git', 'commit', '-q', '-m', 'remotes');
     const mib = bytes / 2 ** 20;
 
-    const pushOurs = await measured(source, ['node', CLI, 'dataset', 'push', '--remote', 'ours', '--root', source]);
+    const pushOurs = await measured(source, ['node', CLI, 'dataset', 'push', '--remote', 'ours', '--root', source, ...jobs]);
     const pushDvc = await measured(source, [DVC, 'push', '-q', '-r', 'theirs']);
     const row = (what: string, ours: IMeasure, dvc: IMeasure) => [
       `${label} ${what}`,
@@ -147,7 +150,7 @@ async function scenario(label: string, count: number, size: (i: number) => numbe
     const cloneOurs = path.join(work, 'clone-ours');
     run(work, 'git', 'clone', '-q', source, cloneOurs);
     run(cloneOurs, 'node', CLI, 'dataset', 'remote', 'add', 'ours', `s3://${bucket}/ours`, '--endpoint', services.s3.endpoint, '--access-key-id', services.s3.accessKey, '--secret-access-key', services.s3.secretKey, '--root', cloneOurs);
-    const pullOurs = await measured(cloneOurs, ['node', CLI, 'dataset', 'pull', '--remote', 'ours', '--root', cloneOurs]);
+    const pullOurs = await measured(cloneOurs, ['node', CLI, 'dataset', 'pull', '--remote', 'ours', '--root', cloneOurs, ...jobs]);
     const oursOk = sameFolder(reference, path.join(cloneOurs, 'datasets', 'bench'));
     fs.rmSync(cloneOurs, { recursive: true, force: true });
 
@@ -180,7 +183,7 @@ async function main() {
   fs.mkdirSync(path.join(ROOT, '.changelab-bench'), { recursive: true });
   console.log(`dataset push/pull, changelab vs dvc ${run(ROOT, DVC, '--version').trim()} on MinIO (loopback)`);
   console.log(machine());
-  console.log('ours: default 32 concurrent transfers; dvc: its default jobs (4 x cores)');
+  console.log(`ours: ${jobs.length ? jobs[1] : 'default 32'} concurrent transfers; dvc: its default jobs (4 x cores)`);
   const rows: string[][] = [['scenario', 'ours s', 'dvc s', 'dvc/ours', 'MiB/s ours / dvc', 'peak RSS MiB ours / dvc']];
   if (smallCount > 0 && only !== 'big') {
     // ~50 KB: 40..60 KB, so sizes differ as chips do.
