@@ -76,6 +76,7 @@ describe.each(backends)('panel routes of changelab serve on %s', (_name, open) =
   let service: IService;
   let gateRunId: number;
   let rowsRunId: number;
+  let tableRunId: number;
   let v1: string;
   let v2: string;
   let runId: string;
@@ -114,6 +115,8 @@ describe.each(backends)('panel routes of changelab serve on %s', (_name, open) =
       .add('expect_column_values_to_be_in_set', { column: 'label', value_set: ['road', 'field', 'lake'] });
     const result = await validate({ rows: ROWS, name: 'label rows' }, rowsSuite, { workspace: w, display: false });
     rowsRunId = result.json.meta.run_id as number;
+    const crsSuite = new ExpectationSuite('crs').add('expect_column_values_to_be_in_set', { column: 'crs_epsg', value_set: [5186] });
+    tableRunId = (await validate('image_metadata', crsSuite, { workspace: w, display: false })).json.meta.run_id as number;
     // A dataset with two versions: v2 adds one file, deletes one and modifies one.
     write('a.txt', 'alpha\n');
     write('b.txt', 'bravo\n');
@@ -142,7 +145,7 @@ describe.each(backends)('panel routes of changelab serve on %s', (_name, open) =
     const doc = await json('/openapi.json');
     const operations = Object.values(doc.paths as Record<string, Record<string, { operationId: string }>>).flatMap(p => Object.values(p).map(o => o.operationId));
     expect(operations).toEqual(
-      expect.arrayContaining(['validationRuns', 'validationRun', 'datasets', 'datasetVersions', 'datasetDiff', 'datasetCheckout', 'trainingRuns', 'trainingRun'])
+      expect.arrayContaining(['validationRuns', 'validationRun', 'validationOffendingRows', 'datasets', 'datasetVersions', 'datasetDiff', 'datasetCheckout', 'trainingRuns', 'trainingRun'])
     );
     expect(doc.paths['/api/datasets/checkout'].post.responses['409']).toBeDefined();
     expect(doc.paths['/api/validation/runs'].get.parameters.map((p: { name: string }) => p.name)).toEqual(expect.arrayContaining(['suite', 'failed', 'limit', 'project']));
@@ -151,7 +154,7 @@ describe.each(backends)('panel routes of changelab serve on %s', (_name, open) =
   it('validation runs: listed newest first with suite, target and statistics; a failure shows its offending values', async () => {
     const { runs } = await json('/api/validation/runs');
     const ids = runs.map((r: { id: number }) => r.id);
-    expect(ids).toEqual(expect.arrayContaining([gateRunId, rowsRunId]));
+    expect(ids).toEqual(expect.arrayContaining([gateRunId, rowsRunId, tableRunId]));
     expect(ids).toEqual([...ids].sort((a: number, b: number) => b - a));
     const rowsRun = runs.find((r: { id: number }) => r.id === rowsRunId);
     expect(rowsRun).toMatchObject({ suiteName: 'labels', target: 'label rows', targetKind: 'rows', rowCount: ROWS.length, success: false, evaluated: 3, successful: 1 });
@@ -188,6 +191,30 @@ describe.each(backends)('panel routes of changelab serve on %s', (_name, open) =
     // The same entry the catalog's quarantine route serves.
     const { entries } = await json('/api/catalog/quarantine');
     expect(entries.find((e: { key: string }) => e.key === coarse).id).toBe(entry.id);
+  });
+
+  it("a table run's failed expectation: the rows holding the offending values, with their ids", async () => {
+    const detail = await json(`/api/validation/runs/${tableRunId}`);
+    expect(detail.run).toMatchObject({ targetKind: 'table', target: 'image_metadata', success: false });
+    // What the table says, asked directly.
+    const expected = await w.db.query<{ id: string; object_key: string; crs_epsg: string }>(
+      `SELECT id::text, object_key, crs_epsg::text FROM image_metadata WHERE project = $1 AND deleted_at IS NULL AND crs_epsg <> 5186 ORDER BY id::text`,
+      [w.project]
+    );
+    expect(expected.length).toBeGreaterThan(0);
+    expect(detail.expectations[0].unexpectedCount).toBe(expected.length);
+    const found = await json(`/api/validation/runs/${tableRunId}/expectations/0/rows`);
+    expect(found).toMatchObject({ table: 'image_metadata', column: 'crs_epsg', columns: ['id', 'object_key', 'crs_epsg'], truncated: false });
+    expect(found.rows).toEqual(expected);
+    const one = await json(`/api/validation/runs/${tableRunId}/expectations/0/rows?limit=1`);
+    expect(one.rows).toEqual(expected.slice(0, 1));
+    expect(one.truncated).toBe(expected.length > 1);
+    // Rows in memory keep their evidence in the run; positions must exist; projects are checked.
+    expect((await json(`/api/validation/runs/${rowsRunId}/expectations/1/rows`, 400)).error.message).toMatch(/rows in memory/);
+    await json(`/api/validation/runs/${tableRunId}/expectations/7/rows`, 404);
+    await json(`/api/validation/runs/${tableRunId}/expectations/x/rows`, 400);
+    await json(`/api/validation/runs/${tableRunId}/expectations/0/rows?project=nope`, 404);
+    await json(`/api/validation/runs/${tableRunId}/expectations/0/rows?limit=0`, 400);
   });
 
   it('validation routes: unknown project 404, bad ids and parameters 400, unknown run 404', async () => {

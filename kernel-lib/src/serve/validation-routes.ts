@@ -3,7 +3,10 @@
 // GE reported (partial_unexpected_list / counts / row indexes) and, for ingest gate runs, the
 // quarantined files each expectation failed with their quarantine entries.
 import type { IQueryable } from '../db/database';
+import { NotFoundError } from '../errors';
+import { expectationDefinition, quoteIdent } from '../validate/expectations';
 import { getRun, listRuns, type IRunOutcome } from '../validate/runs';
+import { tableColumns } from '../validate/sql';
 import type { IExpectationResult } from '../validate/types';
 import { BadRequestError, type Router } from './router';
 
@@ -150,6 +153,101 @@ export function registerValidationRoutes(router: Router): Router {
           meta: result.json.meta,
           expectations: outcomes.map(o => expectationView(o, results[o.position])),
           quarantine: [...entries.values()]
+        }
+      };
+    }
+  });
+
+  router.add({
+    method: 'GET',
+    path: '/api/validation/runs/{id}/expectations/{position}/rows',
+    operationId: 'validationOffendingRows',
+    summary:
+      "Rows of a table run's target that hold the offending values a failed single-column expectation reported (as the table is now), with their ids",
+    tags: ['validation'],
+    query: { limit: { type: 'integer', description: 'At most this many rows (default 50)', minimum: 1, maximum: 1000 } },
+    responses: {
+      '200': {
+        description: 'The rows (every value as text), the column and the values looked up',
+        schema: {
+          type: 'object',
+          properties: {
+            table: { type: 'string' },
+            column: { type: 'string' },
+            columns: { type: 'array', items: { type: 'string' } },
+            values: { type: 'array' },
+            rows: { type: 'array', items: { type: 'object' } },
+            truncated: { type: 'boolean' }
+          }
+        }
+      },
+      '404': { description: 'No such run, expectation, table or column' }
+    },
+    handler: async context => {
+      const { id, position } = context.params;
+      if (!/^[1-9]\d{0,17}$/.test(id)) {
+        throw new BadRequestError(`run id must be a positive integer, not ${JSON.stringify(id)}`, { parameter: 'id', value: id });
+      }
+      if (!/^\d{1,6}$/.test(position)) {
+        throw new BadRequestError(`expectation position must be an integer from 0, not ${JSON.stringify(position)}`, { parameter: 'position', value: position });
+      }
+      const run = await getRun(context.workspace.db, id, context.project);
+      const result = run.result.json.results[Number(position)];
+      if (!result) {
+        throw new NotFoundError(`run ${id} has no expectation at position ${position} (it has ${run.result.json.results.length})`, { id, position });
+      }
+      if (run.targetKind !== 'table') {
+        throw new BadRequestError(
+          `run ${id} checked ${run.targetKind === 'rows' ? 'rows in memory' : 'an ingest batch'}, not a table: its offending values and row indexes are in the run itself`,
+          { id }
+        );
+      }
+      const type = result.expectation_config.type;
+      const column = result.expectation_config.kwargs.column;
+      if (expectationDefinition(type)?.kind !== 'column-map' || typeof column !== 'string') {
+        throw new BadRequestError(`offending rows are looked up for single-column, row-by-row expectations; ${type} is not one`, { type });
+      }
+      const columns = await tableColumns(context.workspace.db, run.target);
+      const target = columns.find(c => c.name === column);
+      if (!target) {
+        throw new NotFoundError(`table ${run.target} has no column ${JSON.stringify(column)} any more`, { table: run.target, column });
+      }
+      if (/^(geometry|geography|json|jsonb|bytea)\b/.test(target.type) || target.type.endsWith('[]')) {
+        throw new BadRequestError(`rows are looked up by value; ${column} is ${target.type}, which is not compared by value`, { column, type: target.type });
+      }
+      const reported = result.result.partial_unexpected_list ?? result.result.unexpected_list ?? [];
+      const values = reported.filter(v => v !== null && v !== undefined).map(v => (typeof v === 'object' ? JSON.stringify(v) : String(v)));
+      const nulls = reported.some(v => v === null || v === undefined);
+      const names = new Set(columns.map(c => c.name));
+      // Identify each row, then show the column: the rows' own ids and keys where the table has them.
+      const shown = [...['id', 'object_key', 'key', 'name'].filter(n => names.has(n) && n !== column), column];
+      const where: string[] = [];
+      const params: unknown[] = [values, nulls];
+      const col = quoteIdent(column);
+      where.push(`(${col} = ANY($1::${target.type}[]) OR ($2::boolean AND ${col} IS NULL))`);
+      // The scope validate() uses by default for tables with a project.
+      if (names.has('project')) {
+        params.push(context.project);
+        where.push(`project = $${params.length}`);
+        if (names.has('deleted_at')) {
+          where.push('deleted_at IS NULL');
+        }
+      }
+      const limit = (context.query.limit as number | undefined) ?? 50;
+      const relation = run.target.split('.').map(quoteIdent).join('.');
+      const rows = await context.workspace.db.query<Record<string, string | null>>(
+        `SELECT ${shown.map(n => `${quoteIdent(n)}::text AS ${quoteIdent(n)}`).join(', ')} FROM ${relation}
+          WHERE ${where.join(' AND ')} ORDER BY 1 LIMIT ${limit + 1}`,
+        params
+      );
+      return {
+        json: {
+          table: run.target,
+          column,
+          columns: shown,
+          values: reported,
+          rows: rows.slice(0, limit),
+          truncated: rows.length > limit
         }
       };
     }
