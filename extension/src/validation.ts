@@ -181,6 +181,27 @@ export class ValidationResultsPanel extends LivePanel {
     );
   }
 
+  /** Loads the target table's rows holding an expectation's offending values into `slot`. */
+  async showRows(runId: number, e: IExpectationView, slot: HTMLElement): Promise<void> {
+    try {
+      const found = await this.service.get<{ table: string; columns: string[]; rows: Record<string, string | null>[]; truncated: boolean }>(
+        `api/validation/runs/${runId}/expectations/${e.position}/rows`,
+        { limit: 50 }
+      );
+      slot.replaceChildren(
+        table<Record<string, string | null>>(
+          `Rows of ${found.table} holding the offending values of ${e.type}`,
+          found.columns.map(c => ({ title: c, cell: r => el('code', {}, r[c] ?? 'null') })),
+          found.rows,
+          { className: 'jp-changelab-validation-table-rows' }
+        ),
+        el('p', { class: 'jp-changelab-live-muted' }, `${found.rows.length}${found.truncated ? '+' : ''} row${found.rows.length === 1 ? '' : 's'} of ${found.table} hold these values now`)
+      );
+    } catch (error) {
+      slot.replaceChildren(el('p', { class: 'jp-changelab-live-status jp-mod-error' }, `Could not look the rows up: ${(error as Error).message}`));
+    }
+  }
+
   private renderFailure(e: IExpectationView, quarantine: Map<string, IQuarantineLink>): HTMLElement {
     const li = el('li', { class: 'jp-changelab-validation-failure' });
     li.append(el('div', { class: 'jp-changelab-validation-failure-title' }, el('code', {}, e.type), e.columns ? ` on ${e.columns}` : ''));
@@ -209,8 +230,9 @@ export class ValidationResultsPanel extends LivePanel {
         table<{ value: unknown; index: number | undefined }>(
           `Offending values of ${e.type}${e.columns ? ` on ${e.columns}` : ''}`,
           [
-            { title: 'Row', cell: x => (x.index === undefined ? '—' : x.index), className: 'jp-mod-number' },
-            { title: e.columns ?? 'Value', cell: x => el('code', {}, valueText(x.value)) }
+            // Row indexes exist for rows checked in memory; a table's rows are looked up by value below.
+            ...(e.partialUnexpectedIndexList.length ? [{ title: 'Row', cell: (x: { index: number | undefined }) => (x.index === undefined ? '—' : x.index), className: 'jp-mod-number' }] : []),
+            { title: e.columns ?? 'Value', cell: (x: { value: unknown }) => el('code', {}, valueText(x.value)) }
           ],
           rows,
           { className: 'jp-changelab-validation-offending' }
@@ -220,6 +242,18 @@ export class ValidationResultsPanel extends LivePanel {
       if (e.unexpectedCount !== null && e.unexpectedCount > shown) {
         li.append(el('p', { class: 'jp-changelab-live-muted' }, `first ${shown} of ${e.unexpectedCount} shown`));
       }
+    }
+    // A table run: the rows that hold those values in the table now, with their ids, on request.
+    if (this.selected?.run.targetKind === 'table' && e.partialUnexpectedList.length && e.columns && !e.columns.includes(',')) {
+      const runId = this.selected.run.id;
+      const slot = el('div', { class: 'jp-changelab-validation-rows' });
+      slot.append(
+        button('Show rows', () => void this.showRows(runId, e, slot), {
+          label: `Show the rows of ${this.selected.run.target} with the offending values of ${e.type} on ${e.columns}`,
+          className: 'jp-mod-link'
+        })
+      );
+      li.append(slot);
     }
     if (e.quarantinedKeys.length) {
       const files = el('ul', { class: 'jp-changelab-validation-files', 'aria-label': 'Quarantined files' });

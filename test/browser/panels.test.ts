@@ -38,6 +38,8 @@ describe('Validation results, Dataset versions and Training runs panels, in Chro
   let set: ISyntheticSetManifest;
   let rowsRunId = 0;
   let gateRunId = 0;
+  let tableRunId = 0;
+  let otherCrs: { id: string; object_key: string; crs_epsg: string }[] = [];
   let v1 = '';
   let lab: ILabServer | undefined;
   let browser: Browser | undefined;
@@ -89,6 +91,12 @@ describe('Validation results, Dataset versions and Training runs panels, in Chro
         .add('expect_column_values_to_be_between', { column: 'gsd', min_value: 0, max_value: 1 })
         .add('expect_column_values_to_be_in_set', { column: 'label', value_set: ['road', 'field', 'lake'] });
       rowsRunId = (await validate({ rows: ROWS, name: 'label rows' }, suite, { workspace: w, display: false })).json.meta.run_id as number;
+      const crs = new ExpectationSuite('crs').add('expect_column_values_to_be_in_set', { column: 'crs_epsg', value_set: [5186] });
+      tableRunId = (await validate('image_metadata', crs, { workspace: w, display: false })).json.meta.run_id as number;
+      otherCrs = await w.db.query(
+        `SELECT id::text, object_key, crs_epsg::text FROM image_metadata WHERE project = $1 AND deleted_at IS NULL AND crs_epsg <> 5186 ORDER BY id::text`,
+        [w.project]
+      );
       write('a.txt', 'alpha\n');
       write('b.txt', 'bravo\n');
       write('sub/c.txt', 'charlie\n');
@@ -149,16 +157,15 @@ describe('Validation results, Dataset versions and Training runs panels, in Chro
     const panel = page.locator('#changelab-validation-panel');
     const rows = panel.locator('.jp-changelab-validation-runs tbody tr');
     // The service starts with the first request through the proxy (a cold embedded database can take a while).
-    await expect.poll(() => rows.count(), { timeout: 150_000 }).toBe(2);
-    expect(await rows.nth(0).locator('td').nth(0).textContent()).toBe(`#${rowsRunId}`);
-    expect(await rows.nth(1).locator('td').nth(0).textContent()).toBe(`#${gateRunId}`);
-    expect(await rows.nth(0).textContent()).toContain('labels');
-    expect(await rows.nth(0).textContent()).toContain('label rows');
-    expect(await rows.nth(0).textContent()).toContain('1/3');
-    expect(await panel.locator('.jp-changelab-live-status').textContent()).toBe('2 runs, 2 failed');
+    await expect.poll(() => rows.count(), { timeout: 150_000 }).toBe(3);
+    expect(await rows.evaluateAll(trs => trs.map(tr => tr.querySelector('td')!.textContent))).toEqual([`#${tableRunId}`, `#${rowsRunId}`, `#${gateRunId}`]);
+    expect(await rows.nth(1).textContent()).toContain('labels');
+    expect(await rows.nth(1).textContent()).toContain('label rows');
+    expect(await rows.nth(1).textContent()).toContain('1/3');
+    expect(await panel.locator('.jp-changelab-live-status').textContent()).toBe('3 runs, 3 failed');
 
     // By keyboard: focus the run and press Enter.
-    await rows.nth(0).focus();
+    await rows.nth(1).focus();
     await page.keyboard.press('Enter');
     const failures = panel.locator('.jp-changelab-validation-failure');
     await expect.poll(() => failures.count(), { timeout: 30_000 }).toBe(2);
@@ -173,8 +180,18 @@ describe('Validation results, Dataset versions and Training runs panels, in Chro
     expect(await panel.locator('.jp-changelab-validation-passed summary').textContent()).toBe('1 expectation met');
     await shot('panels-validation.png');
 
+    // The table run: the rows of image_metadata holding the offending values, as the table says.
+    await rows.nth(0).click();
+    await panel.getByRole('button', { name: /^Show the rows of image_metadata/ }).click();
+    const tableRows = panel.locator('.jp-changelab-validation-table-rows tbody tr');
+    await expect.poll(() => tableRows.count(), { timeout: 30_000 }).toBe(otherCrs.length);
+    expect(await tableRows.evaluateAll(trs => trs.map(tr => [...tr.querySelectorAll('td')].map(td => td.textContent)))).toEqual(
+      otherCrs.map(r => [r.id, r.object_key, r.crs_epsg])
+    );
+    await shot('panels-validation-table-rows.png');
+
     // The gate run: the coarse image is quarantined by the gsd expectation, with its entry.
-    await rows.nth(1).click();
+    await rows.nth(2).click();
     const coarse = `flights/${set.files.find(f => f.kind === 'gsd-too-coarse')!.path}`;
     const file = panel.locator('.jp-changelab-validation-file', { hasText: coarse });
     await file.waitFor();
