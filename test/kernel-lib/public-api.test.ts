@@ -47,9 +47,9 @@ describe('public API of the changelab kernel library', () => {
       'georeferenceScene', 'metresPerDegreeLatitude', 'metresPerDegreeLongitude', 'writeSyntheticSet'
     ]);
     expect(Object.keys(changelab.validation).sort()).toEqual([
-      'ExpectationSuite', 'RunList', 'SuiteError', 'ValidationResult', 'expectationDefinition', 'expectationTypes',
-      'failureLine', 'getRun', 'imageRow', 'isValidFootprint', 'listRuns', 'loadSuite', 'saveRun', 'unreadableRow',
-      'validate', 'validateRows', 'validateTable'
+      'ExpectationSuite', 'IngestGate', 'RunList', 'SuiteError', 'ValidationResult', 'expectationDefinition',
+      'expectationTypes', 'failureLine', 'getRun', 'imageRow', 'ingest', 'isValidFootprint', 'listRuns', 'loadSuite',
+      'saveRun', 'unreadableRow', 'validate', 'validateRows', 'validateTable'
     ]);
     expect(Object.keys(changelab.dataset).sort()).toEqual([
       'DATASETS_DIR', 'DEFAULT_FRACTIONS', 'DatasetDiff', 'DatasetRepository', 'DatasetStatusList', 'MANIFEST_FILE',

@@ -131,7 +131,7 @@ export async function validate(target: ValidationTarget, suite: SuiteInput, opti
   return result;
 }
 
-export { IngestGate, gatedIndexObject, type IGateFailure, type GateVerdict } from './gate';
+export { IngestGate, type IGateFailure, type GateVerdict } from './gate';
 
 /** The catalog of a workspace, as the validated ingest needs it (a `Workspace` fits). */
 export interface IIngestWorkspace extends IValidationContext {
