@@ -22,7 +22,8 @@ const QUICKSTART = 'notebooks/quickstart.ipynb';
 const PANELS = [
   { id: 'changelab-datasets-panel', command: 'changelab:open-datasets-panel', heading: 'Dataset versions' },
   { id: 'changelab-validation-panel', command: 'changelab:open-validation-panel', heading: 'Validation results' },
-  { id: 'changelab-maps-panel', command: 'changelab:open-maps-panel', heading: 'Map previews' }
+  { id: 'changelab-maps-panel', command: 'changelab:open-maps-panel', heading: 'Map previews' },
+  { id: 'changelab-runs-panel', command: 'changelab:open-runs-panel', heading: 'Training runs' }
 ];
 
 // A cold kernel plus a cold embedded database (PGlite compiles its WASM) takes 15-30 s; leave room.
