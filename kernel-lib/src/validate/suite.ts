@@ -89,6 +89,12 @@ function checkExpectation(raw: unknown, index: number, options: ISuiteLoadOption
       { index, type, field: 'type' }
     );
   }
+  // Evaluating these on fewer rows than asked would be a silent pass: refuse them until supported.
+  for (const name of ['row_condition', 'windows']) {
+    if (kwargs[name] !== undefined && kwargs[name] !== null && kwargs[name] !== '') {
+      throw new SuiteError(`${at} (${type}): kwargs.${name} is not supported by changelab yet`, { index, type, field: `kwargs.${name}` });
+    }
+  }
   for (const name of Object.keys(kwargs)) {
     if (!(name in definition.args) && !COMMON_KWARGS.has(name)) {
       throw new SuiteError(

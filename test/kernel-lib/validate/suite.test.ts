@@ -43,6 +43,7 @@ describe('expectation suites', () => {
     [{ type: 'expect_column_values_to_not_be_null', kwargs: { column: 'x', colum: 'y' } }, 'unknown argument kwargs.colum'],
     [{ type: 'expect_compound_columns_to_be_unique', kwargs: { column_list: ['a'] } }, 'at least two columns'],
     [{ type: 'expect_gsd_to_be_at_most', kwargs: {} }, 'kwargs.max_value is required'],
+    [{ type: 'expect_column_values_to_not_be_null', kwargs: { column: 'x', row_condition: 'y > 1' } }, 'kwargs.row_condition is not supported'],
     [{ type: 'expect_capture_time_to_be_plausible', kwargs: { min_value: 'yesterday-ish' } }, 'kwargs.min_value must be a number, a date string or null'],
     [{ kwargs: {} }, 'expectations[0].type must be an expectation type name'],
     [{ type: 'expect_column_values_to_not_be_null', kwargs: [] }, '.kwargs must be an object']
