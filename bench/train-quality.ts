@@ -3,7 +3,10 @@
 // (written out from our loader), Adam, BCE with the same pos_weight, dropout off, the same epochs.
 // Prints per-epoch train loss / F1 / IoU of both, the test F1 and IoU of the final weights, the
 // difference in points (goal: within 1), wall time and peak RSS of each.
-//   npm run bench -- train-quality [epochs=6] [width=8] [chip=64] [batch=8] [lr=1e-3] [posWeight=3] [threads=cores]
+//   npm run bench -- train-quality [epochs=6] [width=8] [chip=64] [batch=8] [lr=1e-3] [posWeight=3] [threads=cores] [floor|no-floor]
+// `floor` (default) also trains PyTorch from weights perturbed at float-rounding level (relative
+// 1e-6) and prints how far that alone moves the scores: the scale below which ours vs PyTorch
+// cannot be told apart, since the two differ by float rounding (logits agree to ~4e-7).
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -18,6 +21,7 @@ const SEED = 'bench-train-quality';
 
 const [epochs, width, chip, batch, lr, posWeight] = [6, 8, 64, 8, 1e-3, 3].map((d, i) => Number(process.argv[2 + i] ?? d));
 const threads = Number(process.argv[8] ?? os.availableParallelism());
+const noiseFloor = (process.argv[9] ?? 'floor') !== 'no-floor';
 
 function writeTensors(folder: string, tensors: Record<string, { data: ArrayLike<number>; shape: readonly number[] }>): void {
   fs.mkdirSync(folder, { recursive: true });
@@ -102,11 +106,20 @@ const pts = (v: number) => (100 * v).toFixed(2);
     if (!fs.existsSync(python)) {
       console.log('  PyTorch: .venv-oracles is missing; run scripts/oracles.sh for the comparison');
     }
-    const theirs = fs.existsSync(python)
-      ? (JSON.parse(
-          execFileSync(python, [torchScript, dir, JSON.stringify({ width, lr, pos_weight: posWeight, epochs, batch, threads })], { encoding: 'utf8', maxBuffer: 64 << 20 }).trim()
-        ) as { epochs: { loss: number; f1: number; iou: number }[]; test: { f1: number; iou: number; loss: number }; seconds: number; peak_rss_mb: number })
-      : undefined;
+    type TorchResult = { epochs: { loss: number; f1: number; iou: number }[]; test: { f1: number; iou: number; loss: number }; seconds: number; peak_rss_mb: number };
+    // OMP_WAIT_POLICY=PASSIVE: PyTorch's OpenMP threads do not busy-wait, as ours do not (the
+    // Trainer's default); on a shared machine spinning threads only slow both down.
+    const runTorch = (perturb: number): TorchResult =>
+      JSON.parse(
+        execFileSync(python, [torchScript, dir, JSON.stringify({ width, lr, pos_weight: posWeight, epochs, batch, threads, perturb })], {
+          encoding: 'utf8',
+          maxBuffer: 64 << 20,
+          env: { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' }
+        }).trim()
+      ) as TorchResult;
+    const theirs = fs.existsSync(python) ? runTorch(0) : undefined;
+    // The noise floor: PyTorch again from weights that differ by float rounding (relative 1e-6).
+    const floor = fs.existsSync(python) && noiseFloor ? runTorch(1e-6) : undefined;
 
     console.log('  epoch   train loss (ours / PyTorch)   train F1 % (ours / PyTorch)   train IoU % (ours / PyTorch)');
     fit.history.forEach((row, e) => {
@@ -118,10 +131,17 @@ const pts = (v: number) => (100 * v).toFixed(2);
     console.log(`  test (final weights, eval mode, ${data.test.length} chips):`);
     console.log(`    ours     F1 ${pts(test['test/f1'])}   IoU ${pts(test['test/iou'])}   loss ${test['test/loss'].toFixed(4)}   ${oursSeconds.toFixed(0)} s   peak RSS ${oursRss.toFixed(0)} MB (status ${fit.status})`);
     if (theirs) {
-      console.log(`    PyTorch  F1 ${pts(theirs.test.f1)}   IoU ${pts(theirs.test.iou)}   loss ${theirs.test.loss.toFixed(4)}   ${theirs.seconds.toFixed(0)} s   peak RSS ${theirs.peak_rss_mb.toFixed(0)} MB (torchmetrics)`);
+      console.log(`    PyTorch  F1 ${pts(theirs.test.f1)}   IoU ${pts(theirs.test.iou)}   loss ${theirs.test.loss.toFixed(4)}   ${theirs.seconds.toFixed(0)} s   peak RSS ${theirs.peak_rss_mb.toFixed(0)} MB (torchmetrics, OMP_WAIT_POLICY=PASSIVE)`);
       const dF1 = 100 * (test['test/f1'] - theirs.test.f1);
       const dIoU = 100 * (test['test/iou'] - theirs.test.iou);
-      console.log(`  difference ours - PyTorch: F1 ${dF1 >= 0 ? '+' : ''}${dF1.toFixed(2)} points, IoU ${dIoU >= 0 ? '+' : ''}${dIoU.toFixed(2)} points (goal: within 1 point)`);
+      const signed = (v: number) => `${v >= 0 ? '+' : ''}${v.toFixed(2)}`;
+      console.log(`  difference ours - PyTorch: F1 ${signed(dF1)} points, IoU ${signed(dIoU)} points (goal: within 1 point)`);
+      if (floor) {
+        console.log(`    PyTorch, initial weights x (1 + 1e-6 N(0,1)): F1 ${pts(floor.test.f1)}   IoU ${pts(floor.test.iou)}   ${floor.seconds.toFixed(0)} s`);
+        console.log(
+          `  noise floor PyTorch(perturbed) - PyTorch: F1 ${signed(100 * (floor.test.f1 - theirs.test.f1))} points, IoU ${signed(100 * (floor.test.iou - theirs.test.iou))} points (rounding-level differences in the start alone)`
+        );
+      }
     }
     console.log(`  load average after: ${os.loadavg().map(v => v.toFixed(1)).join(' ')}`);
   } finally {

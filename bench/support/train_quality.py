@@ -5,7 +5,9 @@ with torchmetrics (BinaryF1Score, BinaryJaccardIndex, threshold 0.5). Prints JSO
 {epochs: [{loss, f1, iou}], test: {f1, iou, loss}, seconds, peak_rss_mb}.
 Usage: train_quality.py DIR CONFIG_JSON
 DIR holds weights/, epoch-<e>/ (before, after, mask stacked over the epoch's batches, in order) and
-test/ (before, after, mask); CONFIG has width, lr, pos_weight, epochs, batch, threads."""
+test/ (before, after, mask); CONFIG has width, lr, pos_weight, epochs, batch, threads and optionally
+perturb: every initial weight times (1 + perturb * N(0, 1)) (seeded), for the noise floor: how far
+the final scores move when the start differs by float rounding, as ours and PyTorch's do."""
 import json
 import os
 import resource
@@ -30,6 +32,11 @@ state = model.state_dict()
 for name in state:
     if not name.endswith("num_batches_tracked"):
         state[name] = torch.from_numpy(weights[name].copy())
+if config.get("perturb"):
+    g = torch.Generator().manual_seed(0)
+    for name, p in state.items():
+        if name.endswith(("weight", "bias")):
+            state[name] = p * (1 + config["perturb"] * torch.randn(p.shape, generator=g))
 model.load_state_dict(state)
 opt = torch.optim.Adam(model.parameters(), lr=config["lr"])
 loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor(float(config["pos_weight"])))
