@@ -16,16 +16,18 @@ import {
   gitRepo,
   listFiles,
   listKeys,
+  removeBuckets,
   seededBytes,
   writeTrickyFolder
 } from '../kernel-lib/dataset/support';
 
 const hasDvc = dvcAvailable();
 const cleanups: string[] = [];
-afterAll(() => {
+afterAll(async () => {
   for (const dir of cleanups) {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+  await removeBuckets();
 });
 const track = <T extends string>(dir: T) => (cleanups.push(dir), dir);
 

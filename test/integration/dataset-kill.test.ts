@@ -7,11 +7,14 @@ import * as path from 'path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DatasetRepository } from '../../kernel-lib/src/dataset/repository';
 import { tempDir } from '../helpers';
-import { ROOT, dvc, dvcAvailable, folderDigest, freshBucket, git, gitRepo, listKeys, seededBytes, type IS3Bucket } from '../kernel-lib/dataset/support';
+import { ROOT, dvc, dvcAvailable, folderDigest, freshBucket, git, gitRepo, listKeys, removeBuckets, seededBytes, type IS3Bucket } from '../kernel-lib/dataset/support';
 
 const hasDvc = dvcAvailable();
 const cleanups: string[] = [];
-afterAll(() => cleanups.forEach(d => fs.rmSync(d, { recursive: true, force: true })));
+afterAll(async () => {
+  cleanups.forEach(d => fs.rmSync(d, { recursive: true, force: true }));
+  await removeBuckets();
+});
 
 const CHILD = path.join(ROOT, 'test', 'kernel-lib', 'dataset', 'transfer-child.ts');
 

@@ -6,11 +6,14 @@ import * as path from 'path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DatasetRepository } from '../../kernel-lib/src/dataset/repository';
 import { testServices } from '../helpers';
-import { freshBucket, gitRepo, listKeys, seededBytes } from '../kernel-lib/dataset/support';
+import { freshBucket, gitRepo, listKeys, removeBuckets, seededBytes } from '../kernel-lib/dataset/support';
 
 const services = testServices();
 const dirs: string[] = [];
-afterAll(() => dirs.forEach(d => fs.rmSync(d, { recursive: true, force: true })));
+afterAll(async () => {
+  dirs.forEach(d => fs.rmSync(d, { recursive: true, force: true }));
+  await removeBuckets();
+});
 
 describe.runIf(services)('S3 dataset remote', () => {
   it('refuses cache files that do not match their hash, leaving no object and no open multipart upload', async () => {

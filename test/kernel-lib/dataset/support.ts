@@ -131,7 +131,26 @@ export async function freshBucket(prefix = 'dvc'): Promise<IS3Bucket | undefined
   });
   const bucket = uniqueName(prefix).toLowerCase();
   await client.makeBucket(bucket);
+  createdBuckets.push({ client, bucket });
   return { url: `s3://${bucket}/store`, bucket, endpoint: services.s3.endpoint, accessKey: services.s3.accessKey, secretKey: services.s3.secretKey, client };
+}
+
+const createdBuckets: Array<{ client: Minio.Client; bucket: string }> = [];
+
+/** Empties and removes the buckets freshBucket made (call from afterAll). */
+export async function removeBuckets(): Promise<void> {
+  for (const { client, bucket } of createdBuckets.splice(0)) {
+    const keys: string[] = [];
+    for await (const item of client.listObjectsV2(bucket, '', true) as AsyncIterable<Minio.BucketItem>) {
+      if (item.name) {
+        keys.push(item.name);
+      }
+    }
+    for (let i = 0; i < keys.length; i += 1000) {
+      await client.removeObjects(bucket, keys.slice(i, i + 1000));
+    }
+    await client.removeBucket(bucket).catch(() => undefined);
+  }
 }
 
 export async function listKeys(b: IS3Bucket): Promise<string[]> {
