@@ -3,7 +3,7 @@
 // (written out from our loader), Adam, BCE with the same pos_weight, dropout off, the same epochs.
 // Prints per-epoch train loss / F1 / IoU of both, the test F1 and IoU of the final weights, the
 // difference in points (goal: within 1), wall time and peak RSS of each.
-//   npm run bench -- train-quality [epochs=6] [width=8] [chip=64] [batch=8] [lr=1e-3] [posWeight=3] [threads=cores] [floor|no-floor]
+//   npm run bench -- train-quality [epochs=15] [width=8] [chip=64] [batch=8] [lr=1e-3] [posWeight=3] [threads=cores] [floor|no-floor] [cosine|constant]
 // `floor` (default) also trains PyTorch from weights perturbed at float-rounding level (relative
 // 1e-6) and prints how far that alone moves the scores: the scale below which ours vs PyTorch
 // cannot be told apart, since the two differ by float rounding (logits agree to ~4e-7).
@@ -19,9 +19,11 @@ const python = path.join(root, '.venv-oracles', 'bin', 'python');
 const torchScript = path.join(root, 'bench', 'support', 'train_quality.py');
 const SEED = 'bench-train-quality';
 
-const [epochs, width, chip, batch, lr, posWeight] = [6, 8, 64, 8, 1e-3, 3].map((d, i) => Number(process.argv[2 + i] ?? d));
+const [epochs, width, chip, batch, lr, posWeight] = [15, 8, 64, 8, 1e-3, 3].map((d, i) => Number(process.argv[2 + i] ?? d));
 const threads = Number(process.argv[8] ?? os.availableParallelism());
 const noiseFloor = (process.argv[9] ?? 'floor') !== 'no-floor';
+/** Cosine decay of the learning rate to 0 over the run (the default), or constant. */
+const cosine = (process.argv[10] ?? 'cosine') === 'cosine';
 
 function writeTensors(folder: string, tensors: Record<string, { data: ArrayLike<number>; shape: readonly number[] }>): void {
   fs.mkdirSync(folder, { recursive: true });
@@ -80,11 +82,12 @@ const pts = (v: number) => (100 * v).toFixed(2);
       `training quality on syntheticChangeData (seed ${SEED}, 6 scenes of 256 px, ${chip} px chips): ${data.train.length} train chips (${await changed(data.train)}% change), ${data.test.length} test chips (${await changed(data.test)}% change)`
     );
     console.log(
-      `  FC-Siam-diff width ${width}, dropout 0, Adam lr ${lr}, BCE pos_weight ${posWeight}, batch ${batch}, ${epochs} epochs, shuffled, flips + rot90 + colour jitter (identical batches both sides), ${threads} threads`
+      `  FC-Siam-diff width ${width}, dropout 0, Adam lr ${lr} ${cosine ? 'cosine-decayed to 0 over the run' : 'constant'}, BCE pos_weight ${posWeight}, batch ${batch}, ${epochs} epochs, shuffled, flips + rot90 + colour jitter (identical batches both sides), ${threads} threads`
     );
     console.log(`  load average before: ${os.loadavg().map(v => v.toFixed(1)).join(' ')} on ${os.availableParallelism()} cores`);
 
-    const task = new ChangeTask({ model: 'fc-siam-diff', width, dropout: 0, lr, posWeight, modelSeed: SEED });
+    const tMax = epochs * Math.floor(data.train.length / batch);
+    const task = new ChangeTask({ model: 'fc-siam-diff', width, dropout: 0, lr, posWeight, modelSeed: SEED, schedule: cosine ? { type: 'cosine', tMax } : { type: 'constant' } });
     // The initial weights (the Trainer builds the same ones from the task's modelSeed).
     const initial = task.configureModel({ batch, height: chip, width: chip }, 'train');
     const initialValues = parameterValues(initial);
@@ -111,7 +114,7 @@ const pts = (v: number) => (100 * v).toFixed(2);
     // Trainer's default); on a shared machine spinning threads only slow both down.
     const runTorch = (perturb: number): TorchResult =>
       JSON.parse(
-        execFileSync(python, [torchScript, dir, JSON.stringify({ width, lr, pos_weight: posWeight, epochs, batch, threads, perturb })], {
+        execFileSync(python, [torchScript, dir, JSON.stringify({ width, lr, pos_weight: posWeight, epochs, batch, threads, perturb, cosine_t_max: cosine ? tMax : null })], {
           encoding: 'utf8',
           maxBuffer: 64 << 20,
           env: { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' }

@@ -5,10 +5,12 @@ with torchmetrics (BinaryF1Score, BinaryJaccardIndex, threshold 0.5). Prints JSO
 {epochs: [{loss, f1, iou}], test: {f1, iou, loss}, seconds, peak_rss_mb}.
 Usage: train_quality.py DIR CONFIG_JSON
 DIR holds weights/, epoch-<e>/ (before, after, mask stacked over the epoch's batches, in order) and
-test/ (before, after, mask); CONFIG has width, lr, pos_weight, epochs, batch, threads and optionally
+test/ (before, after, mask); CONFIG has width, lr, pos_weight, epochs, batch, threads, cosine_t_max (null: constant lr; else
+lr_t = lr (1 + cos(pi t / T)) / 2 at optimizer step t, as ours and CosineAnnealingLR) and optionally
 perturb: every initial weight times (1 + perturb * N(0, 1)) (seeded), for the noise floor: how far
 the final scores move when the start differs by float rounding, as ours and PyTorch's do."""
 import json
+import math
 import os
 import resource
 import sys
@@ -49,6 +51,7 @@ def tensors(name):
 
 
 epochs = []
+step = 0
 for epoch in range(config["epochs"]):
     before, after, mask = tensors(f"epoch-{epoch}")
     model.train()
@@ -56,6 +59,10 @@ for epoch in range(config["epochs"]):
     loss_sum = 0.0
     for start in range(0, before.shape[0], batch):
         b, a, m = before[start:start + batch], after[start:start + batch], mask[start:start + batch]
+        if config.get("cosine_t_max"):
+            for group in opt.param_groups:
+                group["lr"] = config["lr"] * (1 + math.cos(math.pi * step / config["cosine_t_max"])) / 2
+        step += 1
         opt.zero_grad()
         logits = model(b, a)
         loss = loss_fn(logits, m)
