@@ -3,6 +3,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Client } from 'pg';
+import { stopEmbeddedDatabase } from '../kernel-lib/src/db/embedded';
+import { connect, type Workspace } from '../kernel-lib/src/workspace';
 
 export function tempDir(prefix = 'changelab-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
@@ -66,4 +68,43 @@ export async function freshServerDatabase(url: string, cleanups: (() => Promise<
   const u = new URL(url);
   u.pathname = `/${name}`;
   return u.toString();
+}
+
+/**
+ * The two backends a suite runs against: the embedded default (PGlite + a local folder) and, when
+ * the test services run, server PostgreSQL + MinIO (a fresh database and bucket each). `open`
+ * takes the workspace folder, or makes one from `prefix`. Stopping the embedded database and
+ * dropping the server database go onto `cleanups`.
+ */
+export function workspaceBackends(
+  cleanups: (() => Promise<unknown>)[],
+  prefix = 'changelab-test-'
+): [string, (home?: string) => Promise<Workspace>][] {
+  const services = testServices();
+  const backends: [string, (home?: string) => Promise<Workspace>][] = [
+    [
+      'embedded PGlite + local folder',
+      async (home = tempDir(prefix)) => {
+        cleanups.push(() => stopEmbeddedDatabase(path.join(home, '.changelab')));
+        return connect({ cwd: home, env: {} });
+      }
+    ]
+  ];
+  if (services) {
+    backends.push([
+      'server PostgreSQL + MinIO',
+      async (home = tempDir(prefix)) =>
+        connect({
+          cwd: home,
+          env: {
+            CHANGELAB_DATABASE_URL: await freshServerDatabase(services.databaseUrl, cleanups),
+            CHANGELAB_S3_ENDPOINT: services.s3.endpoint,
+            CHANGELAB_S3_ACCESS_KEY: services.s3.accessKey,
+            CHANGELAB_S3_SECRET_KEY: services.s3.secretKey,
+            CHANGELAB_S3_BUCKET: uniqueName('cltest')
+          }
+        })
+    ]);
+  }
+  return backends;
 }

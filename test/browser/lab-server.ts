@@ -12,6 +12,12 @@ export const ROOT = path.resolve(__dirname, '..', '..');
 export const JUPYTER = path.join(ROOT, '.venv', 'bin', 'jupyter');
 export const CHROMIUM = '/usr/bin/chromium';
 export const SHOTS = path.join(ROOT, 'test-output', 'browser');
+/**
+ * How pages are opened: JupyterLab's page has loaded its code once the DOM is ready (what the tests
+ * wait for next is the element they check), and a loaded 2-core machine can take more than
+ * Playwright's default 30 s to fire `load` for the whole bundle.
+ */
+export const NAVIGATION = { waitUntil: 'domcontentloaded', timeout: 120_000 } as const;
 
 export interface ILabServer {
   url: string;
@@ -34,15 +40,18 @@ export function freePort(): Promise<number> {
 
 export const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
 
-/** Lab settings for the run, in its own settings folder. */
+/** Lab settings for the run, in its own settings folder so the user's ~/.jupyter is untouched. */
 export function writeLabSettings(dir: string, extra: Record<string, object> = {}): void {
   const put = (plugin: string, settings: object) => {
     const [pkg, name] = plugin.split(':');
     fs.mkdirSync(path.join(dir, pkg), { recursive: true });
     fs.writeFileSync(path.join(dir, pkg, `${name}.jupyterlab-settings`), JSON.stringify(settings));
   };
+  // Committed notebooks under test: running them must never write their outputs back.
   put('@jupyterlab/docmanager-extension:plugin', { autosave: false });
+  // Every cell attached to the DOM whatever the default windowing, since the checks read them all.
   put('@jupyterlab/notebook-extension:tracker', { windowingMode: 'none' });
+  // No "fetch Jupyter news?" toast over the screenshots, and no calls out of the machine.
   put('@jupyterlab/apputils-extension:notification', { fetchNews: 'false', checkForUpdates: false });
   for (const [plugin, settings] of Object.entries(extra)) {
     put(plugin, settings);

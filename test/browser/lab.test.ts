@@ -3,20 +3,13 @@
 // the palette. The quickstart notebook runs on the tslab kernel against the embedded PGlite +
 // PostGIS database, and its status card is drawn by our MIME renderer, not the HTML fallback,
 // with no errors in the page or in the notebook.
-import { spawn, type ChildProcess } from 'child_process';
-import { randomBytes } from 'crypto';
 import * as fs from 'fs';
-import * as net from 'net';
 import * as path from 'path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, type OnTestFailedHandler } from 'vitest';
 import { stopEmbeddedDatabase } from '../../kernel-lib/src/db/embedded';
 import { tempDir } from '../helpers';
-
-const ROOT = path.resolve(__dirname, '..', '..');
-const JUPYTER = path.join(ROOT, '.venv', 'bin', 'jupyter');
-const CHROMIUM = '/usr/bin/chromium';
-const SHOTS = path.join(ROOT, 'test-output', 'browser');
+import { launchChromium, launchLab, NAVIGATION, SHOTS, stopLab, waitForLab, type ILabServer } from './lab-server';
 const QUICKSTART = 'notebooks/quickstart.ipynb';
 
 const PANELS = [
@@ -30,125 +23,6 @@ const PANELS = [
 const LAB_START_MS = 90_000;
 const KERNEL_READY_MS = 120_000;
 const NOTEBOOK_RUN_MS = 180_000;
-
-interface ILabServer {
-  url: string;
-  token: string;
-  child: ChildProcess;
-  /** The last lines the server wrote, for failure messages. */
-  logTail(): string;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
-
-/** Lab settings for the run, in its own settings folder so the user's ~/.jupyter is untouched. */
-function writeLabSettings(dir: string): void {
-  const put = (plugin: string, settings: object) => {
-    const [pkg, name] = plugin.split(':');
-    fs.mkdirSync(path.join(dir, pkg), { recursive: true });
-    fs.writeFileSync(path.join(dir, pkg, `${name}.jupyterlab-settings`), JSON.stringify(settings));
-  };
-  // The notebook under test is committed: running it must never write its outputs back.
-  put('@jupyterlab/docmanager-extension:plugin', { autosave: false });
-  // Every cell attached to the DOM whatever the default windowing, since the checks read them all.
-  put('@jupyterlab/notebook-extension:tracker', { windowingMode: 'none' });
-  // No "fetch Jupyter news?" toast over the screenshots, and no calls out of the machine.
-  put('@jupyterlab/apputils-extension:notification', { fetchNews: 'false', checkForUpdates: false });
-}
-
-/** Starts `jupyter lab` on a free port with a random token; everything it writes goes under `dir`. */
-async function launchLab(dir: string, home: string): Promise<ILabServer> {
-  if (!fs.existsSync(JUPYTER)) {
-    throw new Error(`${JUPYTER} is missing: run "bash scripts/setup.sh" first`);
-  }
-  const port = await freePort();
-  const token = randomBytes(24).toString('hex');
-  writeLabSettings(path.join(dir, 'settings'));
-  // Only CHANGELAB_HOME reaches the kernel, so the notebook runs embedded whatever the caller's
-  // shell (or `npm test`'s services) exported.
-  const env: NodeJS.ProcessEnv = Object.fromEntries(
-    Object.entries(process.env).filter(([name]) => !name.startsWith('CHANGELAB_'))
-  );
-  Object.assign(env, {
-    CHANGELAB_HOME: home,
-    // The token through the environment keeps it out of `ps` listings.
-    JUPYTER_TOKEN: token,
-    JUPYTER_PATH: path.join(ROOT, '.venv', 'share', 'jupyter'),
-    JUPYTER_CONFIG_DIR: path.join(dir, 'config'),
-    JUPYTER_DATA_DIR: path.join(dir, 'data'),
-    JUPYTER_RUNTIME_DIR: path.join(dir, 'runtime')
-  });
-  const args = [
-    'lab', '--no-browser', '--ip', '127.0.0.1', '--port', String(port),
-    `--ServerApp.root_dir=${ROOT}`, '--LabApp.default_url=/lab',
-    `--LabApp.user_settings_dir=${path.join(dir, 'settings')}`,
-    `--LabApp.workspaces_dir=${path.join(dir, 'workspaces')}`,
-    // CI containers run as root; the server refuses that unless told.
-    ...(process.getuid?.() === 0 ? ['--allow-root'] : [])
-  ];
-  // Its own process group, so a server that ignores SIGTERM can still be killed whole.
-  const child = spawn(JUPYTER, args, { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  let log = '';
-  const keep = (chunk: Buffer) => {
-    log = (log + chunk.toString()).slice(-20_000);
-  };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
-  return { url: `http://127.0.0.1:${port}`, token, child, logTail: () => log.split('\n').slice(-40).join('\n') };
-}
-
-async function waitForLab(lab: ILabServer): Promise<void> {
-  const deadline = Date.now() + LAB_START_MS;
-  for (;;) {
-    if (lab.child.exitCode !== null || lab.child.signalCode !== null) {
-      throw new Error(`jupyter lab exited (${lab.child.exitCode ?? lab.child.signalCode}); its log ends:\n${lab.logTail()}`);
-    }
-    try {
-      const response = await fetch(`${lab.url}/api/status?token=${lab.token}`);
-      if (response.ok) {
-        return;
-      }
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`jupyter lab did not answer /api/status within ${LAB_START_MS / 1000} s; its log ends:\n${lab.logTail()}`);
-    }
-    await sleep(250);
-  }
-}
-
-/** Shuts the kernels down through the API (they run in their own sessions), then the server. */
-async function stopLab(lab: ILabServer): Promise<void> {
-  const { child } = lab;
-  if (child.exitCode !== null || child.signalCode !== null) {
-    return;
-  }
-  const headers = { Authorization: `token ${lab.token}` };
-  try {
-    const kernels = (await (await fetch(`${lab.url}/api/kernels`, { headers })).json()) as { id: string }[];
-    await Promise.all(kernels.map(k => fetch(`${lab.url}/api/kernels/${k.id}`, { method: 'DELETE', headers })));
-  } catch {
-    // the server is not answering; SIGTERM below still shuts its kernels down
-  }
-  const exited = new Promise(resolve => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  if (!(await Promise.race([exited.then(() => true), sleep(20_000).then(() => false)]))) {
-    process.kill(-child.pid!, 'SIGKILL');
-    await exited;
-  }
-}
 
 describe('JupyterLab with the changelab extension, in Chromium', () => {
   const dir = tempDir('changelab-browser-');
@@ -170,15 +44,9 @@ describe('JupyterLab with the changelab extension, in Chromium', () => {
   beforeAll(async () => {
     fs.mkdirSync(SHOTS, { recursive: true });
     lab = await launchLab(dir, home);
-    await waitForLab(lab);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      // No --disable-gpu: map previews need WebGL, which SwiftShader provides headless.
-      args: [
-        '--no-sandbox', '--use-angle=swiftshader', '--enable-unsafe-swiftshader',
-        '--disable-background-networking', '--disable-component-update', '--no-first-run'
-      ]
-    });
+    await waitForLab(lab, LAB_START_MS);
+    // No --disable-gpu: map previews need WebGL, which SwiftShader provides headless.
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
     page.on('pageerror', error => pageErrors.push(`${error.name}: ${error.message}`));
     page.on('console', message => {
@@ -209,7 +77,7 @@ describe('JupyterLab with the changelab extension, in Chromium', () => {
 
   it('activates the extension: each panel opens from its side-bar tab and its command', async ({ onTestFailed }) => {
     keepFailureShot(onTestFailed, 'panels');
-    await page.goto(`${lab!.url}/lab?token=${lab!.token}`);
+    await page.goto(`${lab!.url}/lab?token=${lab!.token}`, NAVIGATION);
     // A fresh workspace gets the launcher once the layout is restored: the lab is ready for input.
     await page.locator('#jp-main-dock-panel .jp-Launcher').waitFor({ timeout: 60_000 });
     for (const panel of PANELS) {
@@ -246,7 +114,7 @@ describe('JupyterLab with the changelab extension, in Chromium', () => {
 
   it('runs the quickstart notebook on tslab and shows the status card from our renderer', async ({ onTestFailed }) => {
     keepFailureShot(onTestFailed, 'quickstart');
-    await page.goto(`${lab!.url}/lab/tree/${QUICKSTART}?token=${lab!.token}`);
+    await page.goto(`${lab!.url}/lab/tree/${QUICKSTART}?token=${lab!.token}`, NAVIGATION);
     const notebook = page.locator('.jp-NotebookPanel');
     await notebook.locator('.jp-Toolbar-kernelName', { hasText: 'TypeScript' }).waitFor({ timeout: 60_000 });
     await notebook

@@ -16,7 +16,7 @@ import { writeGeoTiffFile } from '../../kernel-lib/src/raster';
 import { writeSyntheticSet, type ISyntheticSetManifest } from '../../kernel-lib/src/synth';
 import { connect } from '../../kernel-lib/src/workspace';
 import { tempDir } from '../helpers';
-import { launchChromium, launchLab, SHOTS, stopLab, waitForLab, type ILabServer } from './lab-server';
+import { launchChromium, launchLab, NAVIGATION, SHOTS, stopLab, waitForLab, type ILabServer } from './lab-server';
 import { decodePng, meanDifference, type IPixels } from './png';
 
 const BIG = Number(process.env.CHANGELAB_MAP_BIG_COG ?? 20_000);
@@ -153,7 +153,7 @@ describe('Map previews and the changelab map, in Chromium', () => {
 
   it('opens Map previews: the catalog footprints come from the service behind the lab, quarantine listed apart', async ({ onTestFailed }) => {
     keepFailureShot(onTestFailed, 'panel');
-    await page.goto(`${lab!.url}/lab?token=${lab!.token}`);
+    await page.goto(`${lab!.url}/lab?token=${lab!.token}`, NAVIGATION);
     await page.locator('#jp-main-dock-panel .jp-Launcher').waitFor({ timeout: 60_000 });
     await page.locator('.jp-SideBar.jp-mod-left .lm-TabBar-tab[data-id="changelab-maps-panel"]').click();
     await mapNode().waitFor({ state: 'visible' });
@@ -409,7 +409,7 @@ describe('Map previews and the changelab map, in Chromium', () => {
 
   it('draws map() outputs of notebooks/maps.ipynb inline with the same widget, not the PNG fallback', async ({ onTestFailed }) => {
     keepFailureShot(onTestFailed, 'notebook');
-    await page.goto(`${lab!.url}/lab/tree/notebooks/maps.ipynb?token=${lab!.token}`);
+    await page.goto(`${lab!.url}/lab/tree/notebooks/maps.ipynb?token=${lab!.token}`, NAVIGATION);
     const notebook = page.locator('.jp-NotebookPanel');
     await notebook.locator('.jp-Notebook-ExecutionIndicator[data-status="idle"]').waitFor({ timeout: 120_000 });
     // Room for the outputs: close the side panel if the layout restored it; focus the notebook.
@@ -476,7 +476,7 @@ describe('Map previews and the changelab map, in Chromium', () => {
         const [a, b] = [lum(getComputedStyle(text).color), lum(getComputedStyle(panelNode).backgroundColor)];
         return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
       });
-    await page.goto(`${lab!.url}/lab?token=${lab!.token}`);
+    await page.goto(`${lab!.url}/lab?token=${lab!.token}`, NAVIGATION);
     await page.locator('.jp-SideBar.jp-mod-left .lm-TabBar-tab[data-id="changelab-maps-panel"]').click();
     await page.waitForFunction(() => Number((document.querySelector('#changelab-maps-panel .jp-changelab-map') as HTMLElement)?.dataset.footprintsLoaded ?? 0) >= 1, null, { timeout: 60_000 });
     await widenPanel();

@@ -18,7 +18,7 @@ import { workspaceLogger } from '../../kernel-lib/src/tracking';
 import { ExpectationSuite, ingest, validate } from '../../kernel-lib/src/validate';
 import { connect } from '../../kernel-lib/src/workspace';
 import { tempDir } from '../helpers';
-import { launchChromium, launchLab, SHOTS, stopLab, waitForLab, type ILabServer } from './lab-server';
+import { launchChromium, launchLab, NAVIGATION, SHOTS, stopLab, waitForLab, type ILabServer } from './lab-server';
 
 const ROWS = [
   { id: 1, gsd: 0.5, label: 'road' },
@@ -128,7 +128,7 @@ describe('Validation results, Dataset versions and Training runs panels, in Chro
         consoleErrors.push(message.text());
       }
     });
-    await page.goto(`${lab.url}/lab?token=${lab.token}`);
+    await page.goto(`${lab.url}/lab?token=${lab.token}`, NAVIGATION);
     await page.locator('#jp-main-dock-panel .jp-Launcher').waitFor({ timeout: 60_000 });
   }, 600_000);
 

@@ -5,11 +5,10 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ImagePage } from '../../kernel-lib/src/catalog/search';
-import { stopEmbeddedDatabase } from '../../kernel-lib/src/db/embedded';
 import { NotFoundError } from '../../kernel-lib/src/errors';
 import { generateBadFiles, KOREAN_SITES, writeSyntheticSet, type ISyntheticSetManifest } from '../../kernel-lib/src/synth';
 import { connect, type Workspace } from '../../kernel-lib/src/workspace';
-import { freshServerDatabase, tempDir, testServices, uniqueName } from '../helpers';
+import { freshServerDatabase, tempDir, testServices, uniqueName, workspaceBackends } from '../helpers';
 
 const services = testServices();
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -19,32 +18,7 @@ afterAll(async () => {
   }
 });
 
-const backends: [string, () => Promise<Workspace>][] = [
-  [
-    'embedded PGlite + local folder',
-    async () => {
-      const home = tempDir('changelab-catalog-');
-      cleanups.push(() => stopEmbeddedDatabase(path.join(home, '.changelab')));
-      return connect({ cwd: home, env: {} });
-    }
-  ]
-];
-if (services) {
-  backends.push([
-    'server PostgreSQL + MinIO',
-    async () =>
-      connect({
-        cwd: tempDir('changelab-catalog-'),
-        env: {
-          CHANGELAB_DATABASE_URL: await freshServerDatabase(services.databaseUrl, cleanups),
-          CHANGELAB_S3_ENDPOINT: services.s3.endpoint,
-          CHANGELAB_S3_ACCESS_KEY: services.s3.accessKey,
-          CHANGELAB_S3_SECRET_KEY: services.s3.secretKey,
-          CHANGELAB_S3_BUCKET: uniqueName('cltest')
-        }
-      })
-  ]);
-}
+const backends = workspaceBackends(cleanups, 'changelab-catalog-');
 
 // Two synthetic sets written once: A (one 0.5 m pair per CRS, at three sites, with the bad files)
 // and B (one 2 m pair at the first site, Seoul).

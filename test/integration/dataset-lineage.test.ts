@@ -7,13 +7,10 @@ import * as path from 'path';
 import { fromArrayBuffer } from 'geotiff';
 import { afterAll, describe, expect, it } from 'vitest';
 import * as dataset from '../../kernel-lib/src/dataset';
-import { stopEmbeddedDatabase } from '../../kernel-lib/src/db/embedded';
 import { writeSyntheticSet } from '../../kernel-lib/src/synth';
-import { connect, type Workspace } from '../../kernel-lib/src/workspace';
-import { freshServerDatabase, tempDir, testServices, uniqueName } from '../helpers';
+import { tempDir, workspaceBackends } from '../helpers';
 import { folderDigest, git } from '../kernel-lib/dataset/support';
 
-const services = testServices();
 const cleanups: (() => Promise<unknown>)[] = [];
 afterAll(async () => {
   for (const c of cleanups.reverse()) {
@@ -21,31 +18,7 @@ afterAll(async () => {
   }
 });
 
-const backends: [string, (home: string) => Promise<Workspace>][] = [
-  [
-    'embedded PGlite + local folder',
-    async home => {
-      cleanups.push(() => stopEmbeddedDatabase(path.join(home, '.changelab')));
-      return connect({ cwd: home, env: {} });
-    }
-  ]
-];
-if (services) {
-  backends.push([
-    'server PostgreSQL + MinIO',
-    async home =>
-      connect({
-        cwd: home,
-        env: {
-          CHANGELAB_DATABASE_URL: await freshServerDatabase(services.databaseUrl, cleanups),
-          CHANGELAB_S3_ENDPOINT: services.s3.endpoint,
-          CHANGELAB_S3_ACCESS_KEY: services.s3.accessKey,
-          CHANGELAB_S3_SECRET_KEY: services.s3.secretKey,
-          CHANGELAB_S3_BUCKET: uniqueName('cltest')
-        }
-      })
-  ]);
-}
+const backends = workspaceBackends(cleanups);
 
 async function window(file: string, x: number, y: number, size: number): Promise<Uint8Array> {
   const bytes = fs.readFileSync(file);

@@ -10,15 +10,13 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as dataset from '../../kernel-lib/src/dataset';
-import { stopEmbeddedDatabase } from '../../kernel-lib/src/db/embedded';
 import { serve, type IService } from '../../kernel-lib/src/serve';
 import { writeSyntheticSet, type ISyntheticSetManifest } from '../../kernel-lib/src/synth';
 import { workspaceLogger } from '../../kernel-lib/src/tracking';
 import { ExpectationSuite, ingest, validate } from '../../kernel-lib/src/validate';
-import { connect, type Workspace } from '../../kernel-lib/src/workspace';
-import { freshServerDatabase, tempDir, testServices, uniqueName } from '../helpers';
+import type { Workspace } from '../../kernel-lib/src/workspace';
+import { tempDir, workspaceBackends } from '../helpers';
 
-const services = testServices();
 const cleanups: (() => Promise<unknown>)[] = [];
 afterAll(async () => {
   for (const c of cleanups.reverse()) {
@@ -27,31 +25,7 @@ afterAll(async () => {
 });
 
 /** A workspace folder with its own changelab.config.json (the service finds datasets/ beside it). */
-const backends: [string, (home: string) => Promise<Workspace>][] = [
-  [
-    'embedded PGlite + local folder',
-    async home => {
-      cleanups.push(() => stopEmbeddedDatabase(path.join(home, '.changelab')));
-      return connect({ cwd: home, env: {} });
-    }
-  ]
-];
-if (services) {
-  backends.push([
-    'server PostgreSQL + MinIO',
-    async home =>
-      connect({
-        cwd: home,
-        env: {
-          CHANGELAB_DATABASE_URL: await freshServerDatabase(services.databaseUrl, cleanups),
-          CHANGELAB_S3_ENDPOINT: services.s3.endpoint,
-          CHANGELAB_S3_ACCESS_KEY: services.s3.accessKey,
-          CHANGELAB_S3_SECRET_KEY: services.s3.secretKey,
-          CHANGELAB_S3_BUCKET: uniqueName('cltest')
-        }
-      })
-  ]);
-}
+const backends = workspaceBackends(cleanups);
 
 const fixtures = tempDir('changelab-serve-panels-fixtures-');
 let set: ISyntheticSetManifest;

@@ -8,13 +8,11 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { fromArrayBuffer, fromUrl } from 'geotiff';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stopEmbeddedDatabase } from '../../kernel-lib/src/db/embedded';
 import { serve, type IService } from '../../kernel-lib/src/serve';
 import { KOREAN_SITES, writeSyntheticSet, type ISyntheticSetManifest } from '../../kernel-lib/src/synth';
-import { connect, type Workspace } from '../../kernel-lib/src/workspace';
-import { freshServerDatabase, tempDir, testServices, uniqueName } from '../helpers';
+import type { Workspace } from '../../kernel-lib/src/workspace';
+import { tempDir, workspaceBackends } from '../helpers';
 
-const services = testServices();
 const cleanups: (() => Promise<unknown>)[] = [];
 afterAll(async () => {
   for (const c of cleanups.reverse()) {
@@ -22,32 +20,7 @@ afterAll(async () => {
   }
 });
 
-const backends: [string, () => Promise<Workspace>][] = [
-  [
-    'embedded PGlite + local folder',
-    async () => {
-      const home = tempDir('changelab-serve-');
-      cleanups.push(() => stopEmbeddedDatabase(path.join(home, '.changelab')));
-      return connect({ cwd: home, env: {} });
-    }
-  ]
-];
-if (services) {
-  backends.push([
-    'server PostgreSQL + MinIO',
-    async () =>
-      connect({
-        cwd: tempDir('changelab-serve-'),
-        env: {
-          CHANGELAB_DATABASE_URL: await freshServerDatabase(services.databaseUrl, cleanups),
-          CHANGELAB_S3_ENDPOINT: services.s3.endpoint,
-          CHANGELAB_S3_ACCESS_KEY: services.s3.accessKey,
-          CHANGELAB_S3_SECRET_KEY: services.s3.secretKey,
-          CHANGELAB_S3_BUCKET: uniqueName('cltest')
-        }
-      })
-  ]);
-}
+const backends = workspaceBackends(cleanups, 'changelab-serve-');
 
 const fixtures = tempDir('changelab-serve-fixtures-');
 let set: ISyntheticSetManifest;

@@ -5,17 +5,15 @@
 // runs are recorded, listed and read back.
 import * as path from 'path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stopEmbeddedDatabase } from '../../kernel-lib/src/db/embedded';
 import { writeSyntheticSet, type ISyntheticSetManifest } from '../../kernel-lib/src/synth';
 import { ExpectationSuite, getRun, ingest, listRuns, validate, validateRows } from '../../kernel-lib/src/validate';
-import { connect, type Workspace } from '../../kernel-lib/src/workspace';
-import { freshServerDatabase, tempDir, testServices, uniqueName } from '../helpers';
+import type { Workspace } from '../../kernel-lib/src/workspace';
+import { tempDir, workspaceBackends } from '../helpers';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const INGEST_SUITE = path.join(ROOT, 'suites', 'ingest.json');
 const TABLE_SUITE = path.join(ROOT, 'suites', 'table.json');
 
-const services = testServices();
 const cleanups: (() => Promise<unknown>)[] = [];
 afterAll(async () => {
   for (const c of cleanups.reverse()) {
@@ -23,32 +21,7 @@ afterAll(async () => {
   }
 });
 
-const backends: [string, () => Promise<Workspace>][] = [
-  [
-    'embedded PGlite + local folder',
-    async () => {
-      const home = tempDir('changelab-validate-');
-      cleanups.push(() => stopEmbeddedDatabase(path.join(home, '.changelab')));
-      return connect({ cwd: home, env: {} });
-    }
-  ]
-];
-if (services) {
-  backends.push([
-    'server PostgreSQL + MinIO',
-    async () =>
-      connect({
-        cwd: tempDir('changelab-validate-'),
-        env: {
-          CHANGELAB_DATABASE_URL: await freshServerDatabase(services.databaseUrl, cleanups),
-          CHANGELAB_S3_ENDPOINT: services.s3.endpoint,
-          CHANGELAB_S3_ACCESS_KEY: services.s3.accessKey,
-          CHANGELAB_S3_SECRET_KEY: services.s3.secretKey,
-          CHANGELAB_S3_BUCKET: uniqueName('cltest')
-        }
-      })
-  ]);
-}
+const backends = workspaceBackends(cleanups, 'changelab-validate-');
 
 const fixtures = tempDir('changelab-validate-fixtures-');
 let manifest: ISyntheticSetManifest;
