@@ -40,6 +40,11 @@ export interface IIndexerOptions {
   timeoutMs?: number;
   /** Attempts for transient storage / database errors. Default 4. */
   attempts?: number;
+  /**
+   * Judges each readable, placeable image before its row is written (the ingest quality gate); an
+   * error returned quarantines the file with it instead.
+   */
+  judge?: (key: string, metadata: IImageMetadata) => Error | undefined;
 }
 
 /** Errors worth retrying: the store or the database was briefly unavailable. */
@@ -157,6 +162,11 @@ export async function indexObject(
     const error = new InvalidRasterError(`${key}: ${reason}`, { key, code: 'not-placeable', reason, problems });
     await withRetry(() => quarantine(db, project, key, info, error), options.attempts ?? 4);
     return { outcome: 'quarantined', error };
+  }
+  const rejected = options.judge?.(key, metadata);
+  if (rejected) {
+    await withRetry(() => quarantine(db, project, key, info, rejected), options.attempts ?? 4);
+    return { outcome: 'quarantined', error: rejected };
   }
   const id = await withRetry(() => upsertImage(db, project, key, info, metadata), options.attempts ?? 4);
   return { outcome: 'indexed', id: id ?? undefined };

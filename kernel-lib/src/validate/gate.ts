@@ -3,8 +3,7 @@
 // expectations it failed (the rest are indexed), and the whole ingest is recorded as one
 // validation run whose outcomes list the quarantined keys. Table-level checks (row counts,
 // uniqueness, aggregates) belong in the "table" suite, run on image_metadata after indexing.
-import { extractMetadata, objectByteSource } from '../catalog/extract';
-import { indexObject, quarantine, upsertImage, withRetry, type IIndexerOptions, type IndexOutcome } from '../catalog/indexer';
+import { indexObject, type IIndexerOptions, type IndexOutcome } from '../catalog/indexer';
 import type { ICatalogSource } from '../catalog/sources';
 import type { IImageMetadata } from '../catalog/types';
 import type { IQueryable } from '../db/database';
@@ -135,24 +134,12 @@ export class IngestGate {
   }
 }
 
-async function withTimeout<T>(work: Promise<T>, ms: number, key: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new InvalidRasterError(`reading the header of ${key} took longer than ${ms / 1000} s`, { key })), ms);
-  });
-  try {
-    return await Promise.race([work, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /**
- * Indexes one object through the gate: extract, judge, then insert or quarantine with the failed
- * expectations. Files the extractor cannot read or place are left to `indexObject`, which
- * quarantines them with the extractor's reason.
+ * Indexes one object through the gate: `indexObject` reads the header and, for a readable,
+ * placeable image, asks the gate before inserting; a file failing the suite is quarantined with
+ * the expectations it failed. Unreadable or unplaceable files keep the extractor's reason.
  */
-export async function gatedIndexObject(
+export function gatedIndexObject(
   db: IQueryable,
   project: string,
   source: ICatalogSource,
@@ -160,43 +147,20 @@ export async function gatedIndexObject(
   options: IIndexerOptions,
   gate: IngestGate
 ): Promise<{ outcome: IndexOutcome; id?: number; error?: Error }> {
-  const key = source.keyPrefix + info.key;
-  let metadata: IImageMetadata;
-  try {
-    metadata = await withRetry(
-      () =>
-        withTimeout(
-          extractMetadata(
-            objectByteSource(source.store, info),
-            { key: info.key, size: info.size, etag: info.etag, versionId: info.versionId ?? undefined },
-            options.extract
-          ),
-          options.timeoutMs ?? 120_000,
-          key
-        ),
-      options.attempts ?? 4
-    );
-  } catch {
-    return indexObject(db, project, source, info, options);
-  }
-  const tiff = metadata.format === 'GTiff' || metadata.format === 'BigTIFF';
-  if (!metadata.footprint || (tiff && metadata.footprint.type === 'Point')) {
-    return indexObject(db, project, source, info, options);
-  }
-  const [verdict] = gate.check([{ key, metadata }]);
-  if (verdict) {
-    const error = new InvalidRasterError(`${key}: ${verdict.reason}`, {
-      key,
-      code: 'failed-expectations',
-      reason: verdict.reason,
-      suite: gate.suite.name,
-      suiteVersion: gate.suite.version,
-      failed: verdict.failed
-    });
-    await withRetry(() => quarantine(db, project, key, info, error), options.attempts ?? 4);
-    return { outcome: 'quarantined', error };
-  }
-  const id = await withRetry(() => upsertImage(db, project, key, info, metadata), options.attempts ?? 4);
-  return { outcome: 'indexed', id: id ?? undefined };
+  return indexObject(db, project, source, info, {
+    ...options,
+    judge: (key, metadata) => {
+      const [verdict] = gate.check([{ key, metadata }]);
+      return verdict
+        ? new InvalidRasterError(`${key}: ${verdict.reason}`, {
+            key,
+            code: 'failed-expectations',
+            reason: verdict.reason,
+            suite: gate.suite.name,
+            suiteVersion: gate.suite.version,
+            failed: verdict.failed
+          })
+        : undefined;
+    }
+  });
 }
-
