@@ -91,20 +91,33 @@ export function workspaceBackends(
     ]
   ];
   if (services) {
-    backends.push([
-      'server PostgreSQL + MinIO',
-      async (home = tempDir(prefix)) =>
-        connect({
-          cwd: home,
-          env: {
-            CHANGELAB_DATABASE_URL: await freshServerDatabase(services.databaseUrl, cleanups),
-            CHANGELAB_S3_ENDPOINT: services.s3.endpoint,
-            CHANGELAB_S3_ACCESS_KEY: services.s3.accessKey,
-            CHANGELAB_S3_SECRET_KEY: services.s3.secretKey,
-            CHANGELAB_S3_BUCKET: uniqueName('cltest')
-          }
-        })
-    ]);
+    backends.push(['server PostgreSQL + MinIO', (home = tempDir(prefix)) => serverWorkspace(cleanups, home)]);
   }
   return backends;
+}
+
+/**
+ * A workspace on the test services' PostgreSQL + MinIO, in a fresh database and bucket (dropped
+ * through `cleanups`), with `env` added (e.g. CHANGELAB_MLFLOW_URL).
+ */
+export async function serverWorkspace(
+  cleanups: (() => Promise<unknown>)[],
+  home = tempDir('changelab-test-'),
+  env: Record<string, string> = {}
+): Promise<Workspace> {
+  const services = testServices();
+  if (!services) {
+    throw new Error('the test services are not configured (scripts/services.sh start)');
+  }
+  return connect({
+    cwd: home,
+    env: {
+      CHANGELAB_DATABASE_URL: await freshServerDatabase(services.databaseUrl, cleanups),
+      CHANGELAB_S3_ENDPOINT: services.s3.endpoint,
+      CHANGELAB_S3_ACCESS_KEY: services.s3.accessKey,
+      CHANGELAB_S3_SECRET_KEY: services.s3.secretKey,
+      CHANGELAB_S3_BUCKET: uniqueName('cltest'),
+      ...env
+    }
+  });
 }

@@ -6,7 +6,7 @@ import { randomBytes } from 'crypto';
 import * as fs from 'fs';
 import * as net from 'net';
 import * as path from 'path';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
 export const JUPYTER = path.join(ROOT, '.venv', 'bin', 'jupyter');
@@ -148,4 +148,27 @@ export function launchChromium(): Promise<Browser> {
       '--disable-background-networking', '--disable-component-update', '--no-first-run'
     ]
   });
+}
+
+/** Collects the page's uncaught errors and console errors, for assertions and failure messages. */
+export function recordErrors(page: Page, pageErrors: string[], consoleErrors: string[]): void {
+  page.on('pageerror', error => pageErrors.push(`${error.name}: ${error.message}`));
+  page.on('console', message => {
+    if (message.type() === 'error') {
+      consoleErrors.push(message.text());
+    }
+  });
+}
+
+/** Runs every clean-up step even when an earlier one fails, so nothing is left running; then reports the failures. */
+export async function cleanUp(suite: string, steps: (() => unknown)[]): Promise<void> {
+  const problems: unknown[] = [];
+  for (const step of steps) {
+    await Promise.resolve()
+      .then(step)
+      .catch(error => problems.push(error));
+  }
+  if (problems.length) {
+    throw new AggregateError(problems, `${suite} clean-up failed`);
+  }
 }

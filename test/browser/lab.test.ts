@@ -9,7 +9,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, type OnTestFailedHandler } from 'vitest';
 import { stopEmbeddedDatabase } from '../../kernel-lib/src/db/embedded';
 import { tempDir } from '../helpers';
-import { launchChromium, launchLab, NAVIGATION, SHOTS, stopLab, waitForLab, type ILabServer } from './lab-server';
+import { cleanUp, launchChromium, launchLab, NAVIGATION, SHOTS, stopLab, waitForLab, recordErrors, type ILabServer } from './lab-server';
 const QUICKSTART = 'notebooks/quickstart.ipynb';
 
 const PANELS = [
@@ -48,31 +48,16 @@ describe('JupyterLab with the changelab extension, in Chromium', () => {
     // No --disable-gpu: map previews need WebGL, which SwiftShader provides headless.
     browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
-    page.on('pageerror', error => pageErrors.push(`${error.name}: ${error.message}`));
-    page.on('console', message => {
-      if (message.type() === 'error') {
-        consoleErrors.push(message.text());
-      }
-    });
+    recordErrors(page, pageErrors, consoleErrors);
   });
 
   afterAll(async () => {
-    // Each step runs even when an earlier one fails, so nothing is left running.
-    const steps = [
+    await cleanUp('browser suite', [
       () => browser?.close(),
       () => lab && stopLab(lab),
       () => stopEmbeddedDatabase(home),
       () => fs.rmSync(dir, { recursive: true, force: true })
-    ];
-    const problems: unknown[] = [];
-    for (const step of steps) {
-      await Promise.resolve()
-        .then(step)
-        .catch(error => problems.push(error));
-    }
-    if (problems.length) {
-      throw new AggregateError(problems, 'browser suite clean-up failed');
-    }
+    ]);
   });
 
   it('activates the extension: each panel opens from its side-bar tab and its command', async ({ onTestFailed }) => {

@@ -16,7 +16,7 @@ import { writeGeoTiffFile } from '../../kernel-lib/src/raster';
 import { writeSyntheticSet, type ISyntheticSetManifest } from '../../kernel-lib/src/synth';
 import { connect } from '../../kernel-lib/src/workspace';
 import { tempDir } from '../helpers';
-import { launchChromium, launchLab, NAVIGATION, SHOTS, stopLab, waitForLab, type ILabServer } from './lab-server';
+import { cleanUp, launchChromium, launchLab, NAVIGATION, SHOTS, stopLab, waitForLab, recordErrors, type ILabServer } from './lab-server';
 import { decodePng, meanDifference, type IPixels } from './png';
 
 const BIG = Number(process.env.CHANGELAB_MAP_BIG_COG ?? 20_000);
@@ -125,30 +125,16 @@ describe('Map previews and the changelab map, in Chromium', () => {
     page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
     // Leaving the run notebook (autosave is off) asks "leave the page?": yes.
     page.on('dialog', dialog => void dialog.accept());
-    page.on('pageerror', error => pageErrors.push(`${error.name}: ${error.message}`));
-    page.on('console', message => {
-      if (message.type() === 'error') {
-        consoleErrors.push(message.text());
-      }
-    });
+    recordErrors(page, pageErrors, consoleErrors);
   }, 600_000);
 
   afterAll(async () => {
-    const steps = [
+    await cleanUp('maps browser suite', [
       () => browser?.close(),
       () => lab && stopLab(lab),
       () => stopEmbeddedDatabase(home),
       () => fs.rmSync(dir, { recursive: true, force: true })
-    ];
-    const problems: unknown[] = [];
-    for (const step of steps) {
-      await Promise.resolve()
-        .then(step)
-        .catch(error => problems.push(error));
-    }
-    if (problems.length) {
-      throw new AggregateError(problems, 'maps browser suite clean-up failed');
-    }
+    ]);
   });
 
   it('opens Map previews: the catalog footprints come from the service behind the lab, quarantine listed apart', async ({ onTestFailed }) => {

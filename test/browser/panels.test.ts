@@ -18,7 +18,7 @@ import { workspaceLogger } from '../../kernel-lib/src/tracking';
 import { ExpectationSuite, ingest, validate } from '../../kernel-lib/src/validate';
 import { connect } from '../../kernel-lib/src/workspace';
 import { tempDir } from '../helpers';
-import { launchChromium, launchLab, NAVIGATION, SHOTS, stopLab, waitForLab, type ILabServer } from './lab-server';
+import { cleanUp, launchChromium, launchLab, NAVIGATION, SHOTS, stopLab, waitForLab, recordErrors, type ILabServer } from './lab-server';
 
 const ROWS = [
   { id: 1, gsd: 0.5, label: 'road' },
@@ -122,32 +122,18 @@ describe('Validation results, Dataset versions and Training runs panels, in Chro
     await waitForLab(lab);
     browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1500, height: 1000 } });
-    page.on('pageerror', error => pageErrors.push(`${error.name}: ${error.message}`));
-    page.on('console', message => {
-      if (message.type() === 'error') {
-        consoleErrors.push(message.text());
-      }
-    });
+    recordErrors(page, pageErrors, consoleErrors);
     await page.goto(`${lab.url}/lab?token=${lab.token}`, NAVIGATION);
     await page.locator('#jp-main-dock-panel .jp-Launcher').waitFor({ timeout: 60_000 });
   }, 600_000);
 
   afterAll(async () => {
-    const steps = [
+    await cleanUp('panels browser suite', [
       () => browser?.close(),
       () => lab && stopLab(lab),
       () => stopEmbeddedDatabase(home),
       () => fs.rmSync(dir, { recursive: true, force: true })
-    ];
-    const problems: unknown[] = [];
-    for (const step of steps) {
-      await Promise.resolve()
-        .then(step)
-        .catch(error => problems.push(error));
-    }
-    if (problems.length) {
-      throw new AggregateError(problems, 'panels browser suite clean-up failed');
-    }
+    ]);
   });
 
   it('Validation results: lists the runs; a failed expectation shows its offending rows', async ({ onTestFailed }) => {

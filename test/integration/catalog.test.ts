@@ -7,8 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ImagePage } from '../../kernel-lib/src/catalog/search';
 import { NotFoundError } from '../../kernel-lib/src/errors';
 import { generateBadFiles, KOREAN_SITES, writeSyntheticSet, type ISyntheticSetManifest } from '../../kernel-lib/src/synth';
-import { connect, type Workspace } from '../../kernel-lib/src/workspace';
-import { freshServerDatabase, tempDir, testServices, uniqueName, workspaceBackends } from '../helpers';
+import type { Workspace } from '../../kernel-lib/src/workspace';
+import { serverWorkspace, tempDir, testServices, workspaceBackends } from '../helpers';
 
 const services = testServices();
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -333,16 +333,7 @@ describe.runIf(services)('watch with bucket events from a Redis list', () => {
   it('indexes each upload and delete through its event, with no scan, for every watcher', async () => {
     const events = services!.s3Events;
     expect(events, 'scripts/services.sh starts MinIO with a Redis notification target').toBeDefined();
-    const w = await connect({
-      cwd: tempDir('changelab-catalog-'),
-      env: {
-        CHANGELAB_DATABASE_URL: await freshServerDatabase(services!.databaseUrl, cleanups),
-        CHANGELAB_S3_ENDPOINT: services!.s3.endpoint,
-        CHANGELAB_S3_ACCESS_KEY: services!.s3.accessKey,
-        CHANGELAB_S3_SECRET_KEY: services!.s3.secretKey,
-        CHANGELAB_S3_BUCKET: uniqueName('cltest')
-      }
-    });
+    const w = await serverWorkspace(cleanups, tempDir('changelab-catalog-'));
     cleanups.push(() => w.close());
     await w.objects.put('other/readme.txt', Buffer.from('not under the prefix'));
     const seen: Record<string, { key: string; outcome: string; via: string }[]> = { a: [], b: [] };

@@ -9,8 +9,7 @@ import * as path from 'path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { getRun, loggersFromConfig, type MlflowLogger } from '../../kernel-lib/src/tracking';
 import { ChangeTask, ModelCheckpoint, syntheticChangeData, Trainer } from '../../kernel-lib/src/train';
-import { connect } from '../../kernel-lib/src/workspace';
-import { freshServerDatabase, tempDir, testServices, uniqueName } from '../helpers';
+import { serverWorkspace, tempDir, testServices, uniqueName } from '../helpers';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const ORACLE_PYTHON = path.join(ROOT, '.venv-oracles-mlflow', 'bin', 'python');
@@ -32,17 +31,7 @@ const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 describe.runIf(services && mlflowUrl && fs.existsSync(ORACLE_PYTHON))('Trainer + workspace and MLflow loggers', () => {
   it('both stores hold what the Trainer reported; MLflow reads back the same histories and checkpoints', async () => {
-    const ws = await connect({
-      cwd: tempDir('changelab-tracking-trainer-'),
-      env: {
-        CHANGELAB_DATABASE_URL: await freshServerDatabase(services!.databaseUrl, cleanups),
-        CHANGELAB_S3_ENDPOINT: services!.s3.endpoint,
-        CHANGELAB_S3_ACCESS_KEY: services!.s3.accessKey,
-        CHANGELAB_S3_SECRET_KEY: services!.s3.secretKey,
-        CHANGELAB_S3_BUCKET: uniqueName('cltrack'),
-        CHANGELAB_MLFLOW_URL: mlflowUrl
-      }
-    });
+    const ws = await serverWorkspace(cleanups, tempDir('changelab-tracking-trainer-'), { CHANGELAB_MLFLOW_URL: mlflowUrl! });
     cleanups.push(() => ws.close());
     const warnings: string[] = [];
     const loggers = loggersFromConfig(ws, { experiment: uniqueName('trainer'), runName: 'fc-siam-diff-w4', mlflow: { onWarning: w => warnings.push(w) } });

@@ -15,7 +15,7 @@ import type { IDatasetRef } from '../../kernel-lib/src/dataset/manifest';
 import { getModelVersion, getRun, listRuns, loggersFromConfig, MlflowLogger, workspaceLogger, type WorkspaceLogger } from '../../kernel-lib/src/tracking';
 import type { ITrainLogger } from '../../kernel-lib/src/train/logger';
 import { connect, type Workspace } from '../../kernel-lib/src/workspace';
-import { freshServerDatabase, tempDir, testServices, uniqueName } from '../helpers';
+import { freshServerDatabase, tempDir, testServices, uniqueName, serverWorkspace } from '../helpers';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const ORACLE_PYTHON = path.join(ROOT, '.venv-oracles-mlflow', 'bin', 'python');
@@ -98,17 +98,7 @@ describe.runIf(ready)('tracking: server workspace + real MLflow server (MlflowCl
   };
 
   beforeAll(async () => {
-    ws = await connect({
-      cwd: tempDir('changelab-tracking-ws-'),
-      env: {
-        CHANGELAB_DATABASE_URL: await freshServerDatabase(services!.databaseUrl, cleanups),
-        CHANGELAB_S3_ENDPOINT: services!.s3.endpoint,
-        CHANGELAB_S3_ACCESS_KEY: services!.s3.accessKey,
-        CHANGELAB_S3_SECRET_KEY: services!.s3.secretKey,
-        CHANGELAB_S3_BUCKET: uniqueName('cltrack'),
-        CHANGELAB_MLFLOW_URL: mlflowUrl
-      }
-    });
+    ws = await serverWorkspace(cleanups, tempDir('changelab-tracking-ws-'), { CHANGELAB_MLFLOW_URL: mlflowUrl! });
     cleanups.push(() => ws.close());
     fs.writeFileSync(path.join(files, 'model.onnx'), modelBytes);
     fs.mkdirSync(path.join(files, 'ckpt', 'optimizer'), { recursive: true });

@@ -28,7 +28,6 @@ export function exportFastInference(options: IChangeModelOptions, values: Readon
   const shape = [input.batch, o.bands, input.height, input.width];
   const before = graph.input('before', shape);
   const after = graph.input('after', shape);
-  const w = [o.width, 2 * o.width, 4 * o.width, 8 * o.width];
   const used = new Set<string>();
   const created = new Map<string, [Tensor, Tensor]>();
 
@@ -118,7 +117,6 @@ export function exportFastInference(options: IChangeModelOptions, values: Readon
       h = block(`${level + 1}${j}d`, h, true, level === 0 && j === 1);
     }
   }
-  void w;
   const unused = Object.keys(values).filter(k => !used.has(k));
   if (unused.length > 0) {
     throw new GraphError(`values for parameters the ${o.kind} model does not have: ${unused.slice(0, 5).join(', ')}`, { unused });
