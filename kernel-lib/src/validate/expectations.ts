@@ -2,6 +2,7 @@
 // each how it is computed. A definition is data plus small functions, so the in-memory backend
 // and the SQL pushdown backend evaluate exactly the same rule (a predicate for rows, an SQL
 // expression for tables). Imagery expectations (imagery.ts) register themselves here too.
+import { classPatternSql } from './regex-sql';
 
 /** What an expectation looks at, which decides how it is computed and what its result holds. */
 export type ExpectationKind =
@@ -275,7 +276,7 @@ defineExpectation({
     const re = new RegExp(kwargs.regex as string, 'u');
     return ([v]) => re.test(String(v));
   },
-  sql: ([c], kwargs) => `CAST(${c} AS text) ~ ${sqlLiteral(kwargs.regex)}`
+  sql: ([c], kwargs) => classPatternSql(`CAST(${c} AS text)`, kwargs.regex as string) ?? `CAST(${c} AS text) ~ ${sqlLiteral(kwargs.regex)}`
 });
 
 defineExpectation({
@@ -288,7 +289,10 @@ defineExpectation({
     const re = new RegExp(kwargs.regex as string, 'u');
     return ([v]) => !re.test(String(v));
   },
-  sql: ([c], kwargs) => `CAST(${c} AS text) !~ ${sqlLiteral(kwargs.regex)}`
+  sql: ([c], kwargs) => {
+    const cheap = classPatternSql(`CAST(${c} AS text)`, kwargs.regex as string);
+    return cheap ? `NOT ${cheap}` : `CAST(${c} AS text) !~ ${sqlLiteral(kwargs.regex)}`;
+  }
 });
 
 defineExpectation({
