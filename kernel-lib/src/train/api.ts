@@ -109,8 +109,23 @@ export class TrainingRun implements IDisplayable {
     readonly trainer: Trainer,
     readonly dataset: string,
     /** Run ids by logger name (workspace, mlflow). */
-    readonly runIds: Record<string, string | undefined>
+    readonly runIds: Record<string, string | undefined>,
+    /** The dataset version trained on (lineage), when `dataset` was a version (`dataset.ref(name)`). */
+    readonly datasetRef?: IDatasetRef
   ) {}
+
+  /**
+   * The git rev of the dataset version this run trained on: `dataset.checkout(run.datasetRev)`
+   * restores those exact chips. Undefined for folders, sources and synthetic data.
+   */
+  get datasetRev(): string | undefined {
+    return this.datasetRef?.rev;
+  }
+
+  /** The `.dvc` out md5 (`<hash>.dir`) of the dataset version trained on. */
+  get datasetMd5(): string | undefined {
+    return this.datasetRef?.md5;
+  }
 
   /** The last epoch's metrics and the test metrics. */
   get metrics(): Record<string, number> {
@@ -129,7 +144,7 @@ export class TrainingRun implements IDisplayable {
 
   toDisplay(): IDisplayBundle {
     const summary = [
-      `${this.task.hparams.model} on ${this.dataset}: ${this.status} after ${this.history.length} epochs`,
+      `${this.task.hparams.model} on ${this.dataset}${this.datasetRef ? ` (version ${this.datasetRef.rev.slice(0, 7)}, ${this.datasetRef.md5})` : ''}: ${this.status} after ${this.history.length} epochs`,
       ...Object.entries(this.testMetrics).map(([k, v]) => `${k} ${v.toFixed(4)}`)
     ].join('  ');
     return historyCard('Training run', this.history, this.status === 'failed' ? 'error' : 'ok', summary);
@@ -211,7 +226,7 @@ export async function train(options: ITrainOptions): Promise<TrainingRun> {
     const s = data.train;
     await fsp.writeFile(modelPath, exportInference(task.modelOptions, task.values, { batch: 1, height: s.height, width: s.width }));
     if (cancelled) {
-      return new TrainingRun(result.status, result.history, testMetrics, best, last, modelPath, task, trainer, data.name, Object.fromEntries(loggers.map(l => [l.name, l.runId])));
+      return new TrainingRun(result.status, result.history, testMetrics, best, last, modelPath, task, trainer, data.name, Object.fromEntries(loggers.map(l => [l.name, l.runId])), data.ref);
     }
     await trainer.logArtifact(modelPath, 'model/model.onnx');
     await trainer.logArtifact(last, 'checkpoints/last.ckpt');
@@ -221,7 +236,7 @@ export async function train(options: ITrainOptions): Promise<TrainingRun> {
       }
     }
     await trainer.finalizeLoggers('FINISHED');
-    return new TrainingRun(result.status, result.history, testMetrics, best, last, modelPath, task, trainer, data.name, Object.fromEntries(loggers.map(l => [l.name, l.runId])));
+    return new TrainingRun(result.status, result.history, testMetrics, best, last, modelPath, task, trainer, data.name, Object.fromEntries(loggers.map(l => [l.name, l.runId])), data.ref);
   } catch (e) {
     await trainer.finalizeLoggers('FAILED');
     await trainer.close();

@@ -91,6 +91,10 @@ describe('train()', () => {
 
       // Logging: params first, lineage, artifacts, registration, one finalize at the end.
       expect(logger.dataset).toEqual(ref);
+      // The run carries the version it trained on: dataset.checkout(run.datasetRev) restores it.
+      expect(run.datasetRef).toEqual(ref);
+      expect(run.datasetRev).toBe('abc123');
+      expect(run.datasetMd5).toBe(ref.md5);
       expect(logger.params).toMatchObject({ model: 'fc-siam-diff', schedule: JSON.stringify({ type: 'cosine', tMax: 6 }) });
       expect(logger.calls.filter(c => c.startsWith('finalize'))).toEqual(['finalize FINISHED']);
       expect(logger.calls[logger.calls.length - 1]).toBe('finalize FINISHED');
