@@ -20,16 +20,20 @@ afterAll(async () => {
 
 const PATTERNS = [
   '^[0-9a-f]{64}$',
-  '^[a-z]+$',
-  '^[A-Z0-9_]*$',
   '^[0-9]{2,4}$',
-  '^[a-c]?$',
   '^[abc]{0}$',
   '^[0-9]{3,}$',
-  '^[x]$',
+  '^[x]{1}$',
   '^[a-zA-Z]{1,255}$',
   '^[fa-c0-2]{1,3}$',
-  '^[_]+$'
+  '^[_]{2}$',
+  '^[^a]{2}$',
+  '^[^0-9a-f]{1,3}$',
+  '^[a-c ]{1,3}$',
+  '^[.$^*]{1,2}$',
+  '^[a-]{2,3}$',
+  '^[é국😀a]{1,2}$',
+  '^[A-Z0-9_]{0,5}$'
 ];
 
 const HEX = '0123456789abcdef';
@@ -91,7 +95,7 @@ const CRAFTED = [
 
 /** Deterministic random strings over an alphabet of class characters and their neighbours. */
 function randomStrings(count: number): string[] {
-  const alphabet = [...'0123456789abcdefgxyzABCFGXZ_-/:@[`{ \n\té국😀'];
+  const alphabet = [...'0123456789abcdefgxyzABCFGXZ_-/:@[`{.$^* \n\té국😀'];
   let state = 12345;
   const next = () => {
     state = (state * 1103515245 + 12345) % 2147483648;
@@ -106,14 +110,13 @@ function randomStrings(count: number): string[] {
 }
 
 describe('the one-class regex subset', () => {
-  it('takes the patterns of the subset, with their lengths', () => {
-    expect(classPattern('^[0-9a-f]{64}$')).toEqual({ chars: HEX, min: 64, max: 64 });
-    expect(classPattern('^[a-c]+$')).toEqual({ chars: 'abc', min: 1, max: null });
-    expect(classPattern('^[a_]*$')).toEqual({ chars: '_a', min: 0, max: null });
-    expect(classPattern('^[a]?$')).toEqual({ chars: 'a', min: 0, max: 1 });
-    expect(classPattern('^[0-9]{2,}$')).toEqual({ chars: '0123456789', min: 2, max: null });
-    expect(classPattern('^[0-9]{2,4}$')).toEqual({ chars: '0123456789', min: 2, max: 4 });
-    expect(classPattern('^[x]$')).toEqual({ chars: 'x', min: 1, max: 1 });
+  it('takes a bracket expression with a bounded count, anchored at both ends', () => {
+    expect(classPattern('^[0-9a-f]{64}$')).toEqual({ bracket: '[0-9a-f]', min: 64, max: 64 });
+    expect(classPattern('^[0-9]{2,}$')).toEqual({ bracket: '[0-9]', min: 2, max: null });
+    expect(classPattern('^[0-9]{2,4}$')).toEqual({ bracket: '[0-9]', min: 2, max: 4 });
+    expect(classPattern('^[^a-z]{0,3}$')).toEqual({ bracket: '[^a-z]', min: 0, max: 3 });
+    expect(classPatternSql('x', '^[0-9a-f]{64}$')).toBe("(char_length(x) = 64 AND x ~ '^[0-9a-f]*$')");
+    expect(classPatternSql('x', "^[a']{1,2}$")).toBe("(char_length(x) >= 1 AND char_length(x) <= 2 AND x ~ '^[a'']*$')");
     for (const p of PATTERNS) {
       expect(classPattern(p), p).not.toBeNull();
     }
@@ -123,29 +126,28 @@ describe('the one-class regex subset', () => {
     for (const p of [
       '^[0-9a-f]{64}', // not anchored at the end
       '[0-9a-f]{64}$',
-      '^\\d+$', // locale classes
-      '^[[:alpha:]]+$',
-      '^[\\w]+$',
-      '^[^a]+$', // negated
-      '^[a-]+$', // a '-' not in a range
-      '^[-a]+$',
-      '^[a-z-9]+$',
-      '^[0-z]+$', // a range across kinds
-      '^[z-a]+$', // a reversed range (an error in PostgreSQL)
-      '^[_-a]+$',
+      '^[a-z]+$', // no bounded count: already fast in the engine
+      '^[a-z]*$',
+      '^[a]?$',
+      '^[a]$',
+      '^\\d{3}$', // not a bracket expression
+      '^.{3}$',
+      '^[[:alpha:]]{3}$', // named classes, escapes, a leading ]
+      '^[\\w]{3}$',
+      '^[]a]{3}$',
+      '^[^]a]{3}$',
       '^[a]{256}$', // over PostgreSQL's repetition limit
       '^[a]{5,3}$',
       '^[a]{064}$',
       '^[a]{,3}$',
-      '(?i)^[a]$',
-      '***:^[a]$',
-      '^[a]+?$',
+      '(?i)^[a]{3}$',
+      '***:^[a]{3}$',
+      '^[a]{2}?$',
       '^[a]{2}{3}$',
-      '^[a][b]$',
-      '^[a.]+$',
-      '^[é]+$',
-      '^abc$',
-      '^[a]+$|^b$'
+      '^[a][b]{2}$',
+      '^[a]{2}[b]{2}$',
+      '^abc{3}$',
+      '^[a]{3}$|^b$'
     ]) {
       expect(classPattern(p), p).toBeNull();
       expect(classPatternSql('x', p), p).toBeNull();
