@@ -110,17 +110,23 @@ export function isUnchanged(state: IKnownState, key: string, info: IObjectInfo):
   return null;
 }
 
+/** What reading one object decided, before anything is written. */
+export type ReadResult =
+  | { kind: 'image'; metadata: IImageMetadata }
+  | { kind: 'bad'; error: Error }
+  | { kind: 'vanished' }
+  | { kind: 'failed'; error: Error };
+
 /**
- * Indexes one listed object (the caller has checked it is not unchanged). Never throws for a bad
- * file: it is quarantined. Throws only when the database itself cannot be written.
+ * Reads one listed object's header and decides what to write: an image row, a quarantine entry
+ * (unreadable, not placeable, or refused by `judge`), a delete, or nothing yet (a transient error
+ * outlasted the retries). Never throws for a bad file.
  */
-export async function indexObject(
-  db: IQueryable,
-  project: string,
+export async function readObject(
   source: ICatalogSource,
   info: IObjectInfo,
   options: IIndexerOptions = {}
-): Promise<{ outcome: IndexOutcome; id?: number; error?: Error }> {
+): Promise<ReadResult> {
   const key = catalogKey(source, info);
   let metadata: IImageMetadata;
   try {
@@ -139,14 +145,12 @@ export async function indexObject(
     );
   } catch (error) {
     if (error instanceof NotFoundError) {
-      await withRetry(() => softDelete(db, project, [key]), options.attempts ?? 4);
-      return { outcome: 'vanished' };
+      return { kind: 'vanished' };
     }
     if (isTransient(error)) {
-      return { outcome: 'failed', error: error as Error };
+      return { kind: 'failed', error: error as Error };
     }
-    await withRetry(() => quarantine(db, project, key, info, error), options.attempts ?? 4);
-    return { outcome: 'quarantined', error: error as Error };
+    return { kind: 'bad', error: error as Error };
   }
   const tiff = metadata.format === 'GTiff' || metadata.format === 'BigTIFF';
   if (!metadata.footprint || (tiff && metadata.footprint.type === 'Point')) {
@@ -159,17 +163,53 @@ export async function indexObject(
       problems.find(p => /georeference|CRS|geotransform/i.test(p)) ??
       problems[0] ??
       'the image cannot be placed on a map: no georeference and no GPS position';
-    const error = new InvalidRasterError(`${key}: ${reason}`, { key, code: 'not-placeable', reason, problems });
-    await withRetry(() => quarantine(db, project, key, info, error), options.attempts ?? 4);
-    return { outcome: 'quarantined', error };
+    return { kind: 'bad', error: new InvalidRasterError(`${key}: ${reason}`, { key, code: 'not-placeable', reason, problems }) };
   }
   const rejected = options.judge?.(key, metadata);
   if (rejected) {
-    await withRetry(() => quarantine(db, project, key, info, rejected), options.attempts ?? 4);
-    return { outcome: 'quarantined', error: rejected };
+    return { kind: 'bad', error: rejected };
   }
-  const id = await withRetry(() => upsertImage(db, project, key, info, metadata), options.attempts ?? 4);
-  return { outcome: 'indexed', id: id ?? undefined };
+  return { kind: 'image', metadata };
+}
+
+/** Writes what `readObject` decided. Throws only when the database itself cannot be written. */
+export async function writeObject(
+  db: IQueryable,
+  project: string,
+  source: ICatalogSource,
+  info: IObjectInfo,
+  read: ReadResult,
+  options: IIndexerOptions = {}
+): Promise<{ outcome: IndexOutcome; id?: number; error?: Error }> {
+  const key = catalogKey(source, info);
+  switch (read.kind) {
+    case 'vanished':
+      await withRetry(() => softDelete(db, project, [key]), options.attempts ?? 4);
+      return { outcome: 'vanished' };
+    case 'failed':
+      return { outcome: 'failed', error: read.error };
+    case 'bad':
+      await withRetry(() => quarantine(db, project, key, info, read.error), options.attempts ?? 4);
+      return { outcome: 'quarantined', error: read.error };
+    case 'image': {
+      const id = await withRetry(() => upsertImage(db, project, key, info, read.metadata), options.attempts ?? 4);
+      return { outcome: 'indexed', id: id ?? undefined };
+    }
+  }
+}
+
+/**
+ * Indexes one listed object (the caller has checked it is not unchanged). Never throws for a bad
+ * file: it is quarantined. Throws only when the database itself cannot be written.
+ */
+export async function indexObject(
+  db: IQueryable,
+  project: string,
+  source: ICatalogSource,
+  info: IObjectInfo,
+  options: IIndexerOptions = {}
+): Promise<{ outcome: IndexOutcome; id?: number; error?: Error }> {
+  return writeObject(db, project, source, info, await readObject(source, info, options), options);
 }
 
 class ExtractionTimeout extends InvalidRasterError {}
@@ -197,39 +237,71 @@ function jsonb(value: unknown): string {
   );
 }
 
+/** One image row's values, in the order of `UPSERT_COLUMNS`. */
+type ImageRowValues = unknown[];
+
+/** The unnest() arrays of a batched upsert: column, SQL array type. */
+const UPSERT_COLUMNS: [string, string][] = [
+  ['project', 'text'],
+  ['object_key', 'text'],
+  ['etag', 'text'],
+  ['version_id', 'text'],
+  ['size', 'bigint'],
+  ['modified_at', 'timestamptz'],
+  ['format', 'text'],
+  ['width', 'int'],
+  ['height', 'int'],
+  ['bands', 'int'],
+  ['data_type', 'text'],
+  ['nodata', 'float8'],
+  ['compression', 'text'],
+  ['tiled', 'bool'],
+  ['overviews', 'int'],
+  ['is_cog', 'bool'],
+  ['crs_epsg', 'int'],
+  ['crs_wkt', 'text'],
+  ['transform', 'text'], // a float8[] literal per row: unnest would flatten a 2-D array
+  ['gsd_x', 'numeric'],
+  ['gsd_y', 'numeric'],
+  ['footprint', 'text'],
+  ['location', 'text'],
+  ['centroid_lon', 'float8'],
+  ['centroid_lat', 'float8'],
+  ['capture_time', 'timestamptz'],
+  ['capture_time_source', 'text'],
+  ['gps_lat', 'float8'],
+  ['gps_lon', 'float8'],
+  ['gps_alt', 'float8'],
+  ['sha256', 'text'],
+  ['extra', 'text']
+];
+
 /**
- * Inserts or updates the row for (project, key, version). An older read (by the object's
- * modification time) never overwrites a newer one. Clears a soft delete, resolves the key's open
- * quarantine entries and retires other versions of the key — all in one statement.
+ * Inserts or updates many (project, key, version) rows in one statement; an older read (by the
+ * object's modification time) never overwrites a newer one. Clears soft deletes, resolves the
+ * keys' open quarantine entries and retires other versions of the keys. Each key appears at most
+ * once per call. Returns the row ids by input position (null where a newer row was kept).
  */
-export async function upsertImage(
-  db: IQueryable,
-  project: string,
-  key: string,
-  info: IObjectInfo,
-  m: IImageMetadata
-): Promise<number | null> {
-  // A GPS position off the Earth is kept in `extra` (the extractor lists it among the problems),
-  // not in the gps columns.
-  const gps = m.gps && Math.abs(m.gps.lat) <= 90 && Math.abs(m.gps.lon) <= 180 ? m.gps : null;
-  const footprint = m.footprint && m.footprint.type !== 'Point' ? JSON.stringify(m.footprint) : null;
-  const location =
-    m.footprint?.type === 'Point'
-      ? JSON.stringify(m.footprint)
-      : !m.footprint && gps
-        ? JSON.stringify({ type: 'Point', coordinates: [gps.lon, gps.lat] })
-        : null;
-  const rows = await db.query<{ id: string }>(
-    `WITH up AS (
+async function upsertImages(db: IQueryable, rows: ImageRowValues[]): Promise<(number | null)[]> {
+  const arrays = UPSERT_COLUMNS.map((_, c) => rows.map(r => r[c]));
+  const input = UPSERT_COLUMNS.map(([, type], i) => `$${i + 1}::${type}[]`).join(', ');
+  const names = UPSERT_COLUMNS.map(([name]) => name).join(', ');
+  const result = await db.query<{ id: string; project: string; object_key: string }>(
+    `WITH input AS (
+       SELECT * FROM unnest(${input}) AS t(${names})
+     ),
+     up AS (
        INSERT INTO image_metadata (project, object_key, etag, version_id, size, modified_at, format, width, height,
          bands, data_type, nodata, compression, tiled, overviews, is_cog, crs_epsg, crs_wkt, transform, gsd_x, gsd_y,
          footprint, location, centroid, capture_time, capture_time_source, gps_lat, gps_lon, gps_alt, sha256, extra)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19::float8[], $20, $21,
+       SELECT project, object_key, etag, version_id, size, modified_at, format, width, height, bands, data_type, nodata,
+         compression, tiled, overviews, is_cog, crs_epsg, crs_wkt, transform::float8[], gsd_x, gsd_y,
          -- Valid by construction, so intersections in pairs.discover never fail on one bad ring.
-         ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_SetSRID(ST_GeomFromGeoJSON($22::text), 4326)), 3)),
-         ST_SetSRID(ST_GeomFromGeoJSON($23::text), 4326),
-         CASE WHEN $24::float8 IS NULL THEN NULL ELSE ST_SetSRID(ST_MakePoint($24::float8, $25::float8), 4326) END,
-         $26, $27, $28, $29, $30, $31, $32::jsonb)
+         ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_SetSRID(ST_GeomFromGeoJSON(footprint), 4326)), 3)),
+         ST_SetSRID(ST_GeomFromGeoJSON(location), 4326),
+         CASE WHEN centroid_lon IS NULL THEN NULL ELSE ST_SetSRID(ST_MakePoint(centroid_lon, centroid_lat), 4326) END,
+         capture_time, capture_time_source, gps_lat, gps_lon, gps_alt, sha256, extra::jsonb
+       FROM input
        ON CONFLICT (project, object_key, (coalesce(version_id, ''))) DO UPDATE SET
          etag = EXCLUDED.etag, size = EXCLUDED.size, modified_at = EXCLUDED.modified_at, format = EXCLUDED.format,
          width = EXCLUDED.width, height = EXCLUDED.height, bands = EXCLUDED.bands, data_type = EXCLUDED.data_type,
@@ -242,60 +314,162 @@ export async function upsertImage(
          sha256 = EXCLUDED.sha256, extra = EXCLUDED.extra, indexed_at = now(), deleted_at = NULL
        WHERE image_metadata.modified_at IS NULL OR EXCLUDED.modified_at IS NULL
           OR EXCLUDED.modified_at >= image_metadata.modified_at
-       RETURNING id
+       RETURNING id, project, object_key, version_id
      ),
      resolved AS (
-       UPDATE quarantine SET resolved = true, last_seen = now()
-       WHERE project = $1 AND object_key = $2 AND NOT resolved AND EXISTS (SELECT 1 FROM up)
+       UPDATE quarantine q SET resolved = true, last_seen = now()
+       FROM up WHERE q.project = up.project AND q.object_key = up.object_key AND NOT q.resolved
      ),
      retired AS (
-       UPDATE image_metadata SET deleted_at = now()
-       WHERE project = $1 AND object_key = $2 AND deleted_at IS NULL
-         AND coalesce(version_id, '') <> coalesce($4::text, '') AND EXISTS (SELECT 1 FROM up)
+       UPDATE image_metadata m SET deleted_at = now()
+       FROM up WHERE m.project = up.project AND m.object_key = up.object_key AND m.deleted_at IS NULL
+         AND coalesce(m.version_id, '') <> coalesce(up.version_id, '')
      )
-     SELECT id::text AS id FROM up`,
-    [
-      project,
-      key,
-      info.etag,
-      info.versionId ?? null,
-      info.size,
-      info.lastModified,
-      m.format,
-      m.width,
-      m.height,
-      m.bands,
-      m.dataType,
-      m.nodata,
-      m.compression,
-      m.tiled,
-      m.overviews,
-      m.isCog,
-      m.crs?.epsg ?? null,
-      m.crs && m.crs.epsg === null ? m.crs.wkt : null,
-      m.transform,
-      m.gsd?.x ?? null,
-      m.gsd?.y ?? null,
-      footprint,
-      location,
-      m.centroid?.[0] ?? (location ? gps?.lon ?? null : null),
-      m.centroid?.[1] ?? (location ? gps?.lat ?? null : null),
-      m.captureTime,
-      m.captureTimeSource,
-      gps?.lat ?? null,
-      gps?.lon ?? null,
-      gps?.alt ?? null,
-      m.sha256,
-      jsonb({
-        ...m.extra,
-        crsName: m.crs?.name ?? undefined,
-        blockSize: m.blockSize ?? undefined,
-        cogProblems: m.cogProblems,
-        gps: m.gps && !gps ? m.gps : undefined
-      })
-    ]
+     SELECT id::text AS id, project, object_key FROM up`,
+    arrays
   );
-  return rows.length ? Number(rows[0].id) : null;
+  const ids = new Map(result.map(r => [`${r.project}\0${r.object_key}`, Number(r.id)]));
+  return rows.map(r => ids.get(`${r[0]}\0${r[1]}`) ?? null);
+}
+
+/**
+ * Group commit: writes that arrive while a statement runs go together into the next one, so a lone
+ * write is not delayed and a burst of them costs a few statements (and commits) instead of one each.
+ * Items with the same `slot` never share a statement (ON CONFLICT cannot touch a row twice).
+ */
+class GroupWriter<T, R> {
+  private readonly queue: { item: T; resolve: (r: R) => void; reject: (e: unknown) => void }[] = [];
+  private running = false;
+
+  constructor(
+    private readonly write: (items: T[]) => Promise<R[]>,
+    private readonly slot: (item: T) => string,
+    private readonly maxBatch: number
+  ) {}
+
+  submit(item: T): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      this.queue.push({ item, resolve, reject });
+      void this.pump();
+    });
+  }
+
+  private async pump(): Promise<void> {
+    if (this.running) {
+      return;
+    }
+    this.running = true;
+    try {
+      while (this.queue.length) {
+        const batch: typeof this.queue = [];
+        const slots = new Set<string>();
+        for (let i = 0; i < this.queue.length && batch.length < this.maxBatch; ) {
+          const slot = this.slot(this.queue[i].item);
+          if (slots.has(slot)) {
+            i++;
+            continue;
+          }
+          slots.add(slot);
+          batch.push(...this.queue.splice(i, 1));
+        }
+        try {
+          const results = await this.write(batch.map(b => b.item));
+          batch.forEach((b, i) => b.resolve(results[i]));
+        } catch (error) {
+          if (batch.length === 1) {
+            batch[0].reject(error);
+            continue;
+          }
+          // One bad row must not fail the others: write them one at a time to find it.
+          for (const b of batch) {
+            try {
+              b.resolve((await this.write([b.item]))[0]);
+            } catch (single) {
+              b.reject(single);
+            }
+          }
+        }
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+}
+
+const imageWriters = new WeakMap<IQueryable, GroupWriter<ImageRowValues, number | null>>();
+
+/**
+ * Inserts or updates the row for (project, key, version) — batched with concurrent calls on the
+ * same database (see `GroupWriter`). An older read (by the object's modification time) never
+ * overwrites a newer one. Clears a soft delete, resolves the key's open quarantine entries and
+ * retires other versions of the key, in the same statement.
+ */
+export async function upsertImage(
+  db: IQueryable,
+  project: string,
+  key: string,
+  info: IObjectInfo,
+  m: IImageMetadata
+): Promise<number | null> {
+  let writer = imageWriters.get(db);
+  if (!writer) {
+    writer = new GroupWriter(rows => upsertImages(db, rows), row => `${row[0]}\0${row[1]}`, 256);
+    imageWriters.set(db, writer);
+  }
+  return writer.submit(imageRowValues(project, key, info, m));
+}
+
+function imageRowValues(project: string, key: string, info: IObjectInfo, m: IImageMetadata): ImageRowValues {
+  // A GPS position off the Earth is kept in `extra` (the extractor lists it among the problems),
+  // not in the gps columns.
+  const gps = m.gps && Math.abs(m.gps.lat) <= 90 && Math.abs(m.gps.lon) <= 180 ? m.gps : null;
+  const footprint = m.footprint && m.footprint.type !== 'Point' ? JSON.stringify(m.footprint) : null;
+  const location =
+    m.footprint?.type === 'Point'
+      ? JSON.stringify(m.footprint)
+      : !m.footprint && gps
+        ? JSON.stringify({ type: 'Point', coordinates: [gps.lon, gps.lat] })
+        : null;
+  return [
+    project,
+    key,
+    info.etag,
+    info.versionId ?? null,
+    info.size,
+    info.lastModified,
+    m.format,
+    m.width,
+    m.height,
+    m.bands,
+    m.dataType,
+    m.nodata,
+    m.compression,
+    m.tiled,
+    m.overviews,
+    m.isCog,
+    m.crs?.epsg ?? null,
+    m.crs && m.crs.epsg === null ? m.crs.wkt : null,
+    m.transform ? `{${m.transform.map(String).join(',')}}` : null,
+    m.gsd?.x ?? null,
+    m.gsd?.y ?? null,
+    footprint,
+    location,
+    m.centroid?.[0] ?? (location ? gps?.lon ?? null : null),
+    m.centroid?.[1] ?? (location ? gps?.lat ?? null : null),
+    m.captureTime,
+    m.captureTimeSource,
+    gps?.lat ?? null,
+    gps?.lon ?? null,
+    gps?.alt ?? null,
+    m.sha256,
+    jsonb({
+      ...m.extra,
+      crsName: m.crs?.name ?? undefined,
+      blockSize: m.blockSize ?? undefined,
+      cogProblems: m.cogProblems,
+      gps: m.gps && !gps ? m.gps : undefined
+    })
+  ];
 }
 
 /** A user-facing reason and a JSON detail for a file that could not be indexed. */

@@ -6,18 +6,19 @@ import type { Database } from '../db/database';
 import { card, progress, type IDisplayBundle, type IDisplayable, type IProgressOptions } from '../display';
 import type { IObjectInfo } from '../objects/store';
 import {
-  indexObject,
   isUnchanged,
   keysUnder,
   knownState,
+  readObject,
   softDelete,
   withRetry,
+  writeObject,
   type IIndexerOptions,
   type IndexOutcome
 } from './indexer';
 import type { ICatalogSource } from './sources';
 // The ingest quality gate (validation): the only hook validation has in ingest.
-import { gatedIndexObject, type IngestGate } from '../validate/gate';
+import { gateJudge, type IngestGate } from '../validate/gate';
 
 export interface IIngestProgress {
   /** Objects handled so far. */
@@ -113,6 +114,32 @@ export class IngestSummary implements IDisplayable {
 }
 
 const BATCH = 256;
+/**
+ * Objects in flight per header read allowed at once: an object whose header is read waits for its
+ * row to be written in a batch with others (indexer.ts), and meanwhile the next reads go on.
+ */
+const WRITES_PER_READ = 16;
+
+/** At most `limit` of its tasks run at once; the rest wait in order. */
+export class Slots {
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(private readonly limit: number) {}
+
+  async run<T>(work: () => Promise<T>): Promise<T> {
+    while (this.active >= this.limit) {
+      await new Promise<void>(resolve => this.waiting.push(resolve));
+    }
+    this.active++;
+    try {
+      return await work();
+    } finally {
+      this.active--;
+      this.waiting.shift()?.();
+    }
+  }
+}
 
 /** Lists `source`, indexes what is new or changed and soft-deletes what is gone. */
 export async function reconcile(
@@ -125,6 +152,8 @@ export async function reconcile(
   const label = source.keyPrefix + source.listPrefix;
   const summary = new IngestSummary(label);
   const concurrency = Math.max(1, options.concurrency ?? 8);
+  const reads = new Slots(concurrency);
+  const judge = options.gate ? gateJudge(options.gate) : options.judge;
   const serialize = options.serialize ?? (<T>(_key: string, work: () => Promise<T>) => work());
   const bar = options.progress === false ? undefined : progress(`ingest ${label || '(all)'}`, { mode: options.progress });
   // Rows indexed after this moment were written by someone else (a bucket event) and may be
@@ -202,7 +231,7 @@ export async function reconcile(
         record(key, same, {});
         continue;
       }
-      while (inFlight.size >= concurrency) {
+      while (inFlight.size >= concurrency * WRITES_PER_READ) {
         await Promise.race(inFlight);
       }
       const task = serialize(key, async () => {
@@ -213,9 +242,8 @@ export async function reconcile(
             return { outcome: now };
           }
         }
-        return options.gate
-          ? gatedIndexObject(db, project, source, info, options, options.gate)
-          : indexObject(db, project, source, info, options);
+        const read = await reads.run(() => readObject(source, info, { ...options, judge }));
+        return writeObject(db, project, source, info, read, options);
       })
         .then(
           result => record(key, result.outcome, result),

@@ -135,10 +135,26 @@ export class IngestGate {
 }
 
 /**
- * Indexes one object through the gate: `indexObject` reads the header and, for a readable,
- * placeable image, asks the gate before inserting; a file failing the suite is quarantined with
- * the expectations it failed. Unreadable or unplaceable files keep the extractor's reason.
+ * The gate as `indexObject`'s judge: a readable, placeable image that fails the suite is refused
+ * with the expectations it failed. Unreadable or unplaceable files keep the extractor's reason.
  */
+export function gateJudge(gate: IngestGate): (key: string, metadata: IImageMetadata) => Error | undefined {
+  return (key, metadata) => {
+    const [verdict] = gate.check([{ key, metadata }]);
+    return verdict
+      ? new InvalidRasterError(`${key}: ${verdict.reason}`, {
+          key,
+          code: 'failed-expectations',
+          reason: verdict.reason,
+          suite: gate.suite.name,
+          suiteVersion: gate.suite.version,
+          failed: verdict.failed
+        })
+      : undefined;
+  };
+}
+
+/** Indexes one object through the gate (`indexObject` with `gateJudge(gate)` as its judge). */
 export function gatedIndexObject(
   db: IQueryable,
   project: string,
@@ -147,20 +163,5 @@ export function gatedIndexObject(
   options: IIndexerOptions,
   gate: IngestGate
 ): Promise<{ outcome: IndexOutcome; id?: number; error?: Error }> {
-  return indexObject(db, project, source, info, {
-    ...options,
-    judge: (key, metadata) => {
-      const [verdict] = gate.check([{ key, metadata }]);
-      return verdict
-        ? new InvalidRasterError(`${key}: ${verdict.reason}`, {
-            key,
-            code: 'failed-expectations',
-            reason: verdict.reason,
-            suite: gate.suite.name,
-            suiteVersion: gate.suite.version,
-            failed: verdict.failed
-          })
-        : undefined;
-    }
-  });
+  return indexObject(db, project, source, info, { ...options, judge: gateJudge(gate) });
 }
