@@ -10,4 +10,5 @@ if [ $# -eq 0 ]; then
 fi
 name=$1; shift
 [ -f "bench/$name.ts" ] || die "no benchmark bench/$name.ts"
+cuda_library_path
 exec npx tsx "bench/$name.ts" "$@"

@@ -6,9 +6,17 @@ VENV="$ROOT/.venv"
 STAMPS="$ROOT/.changelab/stamps"
 mkdir -p "$STAMPS"
 # onnxruntime-node's installer would fetch CUDA files from outside the npm registry; skip it unless
-# the user asked for it (ONNXRUNTIME_NODE_INSTALL=cuda12 on a GPU machine, see README).
+# the user asked for it (scripts/install-cuda-ep.sh installs the CUDA provider from PyPI instead).
 export ONNXRUNTIME_NODE_INSTALL="${ONNXRUNTIME_NODE_INSTALL:-skip}"
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+
+# The CUDA 13 / cuDNN 9 libraries of scripts/install-cuda-ep.sh --with-cuda-libs, for processes
+# started from here (JupyterLab and its kernels): onnxruntime's CUDA provider finds them at load.
+cuda_library_path() {
+  local libs
+  libs="$(find "$ROOT/.venv-cuda" -path '*/site-packages/nvidia/*' -name 'lib*.so*' -printf '%h\n' 2>/dev/null | sort -u | paste -sd: -)"
+  if [ -n "$libs" ]; then export LD_LIBRARY_PATH="$libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"; fi
+}
 
 log() { printf '\033[1m[changelab]\033[0m %s\n' "$*" >&2; }
 die() { printf '[changelab] error: %s\n' "$*" >&2; exit 1; }

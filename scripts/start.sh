@@ -5,5 +5,6 @@
 source "$(dirname "$0")/lib.sh"
 bash "$ROOT/scripts/setup.sh"
 cd "$ROOT"
+cuda_library_path
 log "starting JupyterLab (Ctrl+C to stop)"
 exec "$VENV/bin/jupyter" lab --ServerApp.root_dir="$ROOT" "$@" notebooks/quickstart.ipynb

@@ -86,15 +86,24 @@ function ortBinaryFolder(): string | undefined {
 }
 
 const CUDA_INSTALL_HINT =
-  'onnxruntime-node downloads its CUDA 12 execution provider at install time, and this installation skipped it. ' +
-  'Install it with `ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install.js` ' +
-  '(the machine needs an NVIDIA driver, CUDA 12 and cuDNN 9), or train on the CPU with accelerator: \'cpu\' ' +
-  "(or fallback: 'cpu' to use the CPU whenever CUDA is missing).";
+  "onnxruntime-node's installer fetches its CUDA execution provider from NuGet, and this installation skipped that step. " +
+  'Run `bash scripts/install-cuda-ep.sh`: it takes the provider of the same onnxruntime version from PyPI (onnxruntime-gpu) ' +
+  'and, with --with-cuda-libs, the CUDA 13 and cuDNN 9 libraries too (the machine needs an NVIDIA driver); then restart with `npm start`. ' +
+  "Or train on the CPU with accelerator: 'cpu' (or fallback: 'cpu' to use the CPU whenever CUDA is missing).";
 
-/** Whether onnxruntime-node's CUDA execution provider library is present. */
+/** Whether this machine shows an NVIDIA GPU to processes (the driver's device nodes). */
+function nvidiaDevicePresent(): boolean {
+  try {
+    return fs.readdirSync('/dev').some(f => /^nvidia\d+$/.test(f));
+  } catch {
+    return false;
+  }
+}
+
+/** Whether onnxruntime-node's CUDA execution provider is installed and an NVIDIA GPU is present. */
 export function cudaAvailable(): boolean {
   const folder = ortBinaryFolder();
-  return folder !== undefined && fs.existsSync(path.join(folder, 'libonnxruntime_providers_cuda.so'));
+  return folder !== undefined && fs.existsSync(path.join(folder, 'libonnxruntime_providers_cuda.so')) && nvidiaDevicePresent();
 }
 
 /** Throws DeviceUnavailableError with install instructions when CUDA cannot be used. */
@@ -102,11 +111,22 @@ export function assertCudaAvailable(deviceId: number): void {
   if (process.platform !== 'linux' && process.platform !== 'win32') {
     throw new DeviceUnavailableError(`onnxruntime-node has no CUDA execution provider on ${process.platform}`, { platform: process.platform });
   }
-  if (process.platform === 'linux' && !cudaAvailable()) {
+  if (process.platform !== 'linux') {
+    return;
+  }
+  const folder = ortBinaryFolder();
+  if (folder === undefined || !fs.existsSync(path.join(folder, 'libonnxruntime_providers_cuda.so'))) {
     throw new DeviceUnavailableError(`GPU ${deviceId} requested, but the CUDA execution provider is not installed. ${CUDA_INSTALL_HINT}`, {
       device: deviceId,
-      folder: ortBinaryFolder()
+      folder
     });
+  }
+  if (!nvidiaDevicePresent()) {
+    throw new DeviceUnavailableError(
+      `GPU ${deviceId} requested, but this machine shows no NVIDIA GPU (no /dev/nvidia<N>: no GPU, or its driver is not loaded). ` +
+        "Train on the CPU with accelerator: 'cpu', or pass fallback: 'cpu'.",
+      { device: deviceId }
+    );
   }
 }
 
