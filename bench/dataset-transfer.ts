@@ -4,14 +4,24 @@
 // Pulls start from a fresh git clone with an empty cache (fetch + checkout, as a new machine would).
 //   npm run bench -- dataset-transfer [small=10000] [bigMB=200] [bigCount=20]
 //   DATASET_BENCH_ONLY=small|big picks one scenario; a count or size of 0 skips it;
-//   DATASET_BENCH_JOBS=N sets ours' concurrent transfers (--jobs).
+//   DATASET_BENCH_REPEAT=N runs N rounds (each: every tool pushes, then every tool pulls into a fresh clone);
+//   DATASET_BENCH_JOBS=N sets ours' concurrent transfers (--jobs);
+//   DATASET_BENCH_BEFORE=/path/to/kernel-lib/lib/cli.js also runs another build of ours (e.g. the
+//   previous commit's) in the same run, for before/after numbers on the same load;
+//   DATASET_BENCH_PROBE=1 first measures MinIO's own small-object PUT/GET rate with a minimal
+//   client (node http keep-alive, SigV4) at concurrency 8/16/32/64: the ceiling for case (a).
+// Besides wall time and peak RSS, every command reports its CPU seconds (user + system, the command
+// and its children) and MinIO's CPU seconds while it ran: on a shared 2-core machine, where MinIO
+// and the client compete for the same cores, CPU per object is what decides the small-file rate.
 // Disk: about 2 x data in the source repo, 2 x data per clone (one at a time), 2 x data in MinIO.
 import { execFileSync, spawn } from 'child_process';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
+import * as http from 'http';
 import * as os from 'os';
 import * as path from 'path';
 import * as Minio from 'minio';
+import { S3Http } from '../kernel-lib/src/dataset/s3-http';
 import { ROOT, benchServices, machine, table, uniqueName } from './support/services';
 
 const smallCount = Number(process.argv[2] ?? 10_000);
@@ -20,9 +30,12 @@ const bigCount = Number(process.argv[4] ?? 20);
 const only = process.env.DATASET_BENCH_ONLY;
 /** Concurrent transfers for ours (default: the library's). */
 const jobs = process.env.DATASET_BENCH_JOBS ? ['--jobs', process.env.DATASET_BENCH_JOBS] : [];
+/** Another build of ours to run in the same rounds (before/after). */
+const BEFORE = process.env.DATASET_BENCH_BEFORE;
+/** Rounds per scenario (push and pull by every tool each round; the table shows medians). */
+const repeats = Math.max(1, Number(process.env.DATASET_BENCH_REPEAT ?? 1));
 const DVC = path.join(ROOT, '.venv-oracles-dvc', 'bin', 'dvc');
 const CLI = path.join(ROOT, 'kernel-lib', 'lib', 'cli.js');
-const RSS = path.join(ROOT, 'bench', 'support', 'dataset-rss.py');
 const ENV = {
   ...process.env,
   DVC_NO_ANALYTICS: '1',
@@ -35,12 +48,57 @@ const ENV = {
 interface IMeasure {
   seconds: number;
   rssMiB: number;
+  /** user + system CPU seconds of the command and its children. */
+  cpu: number;
+  /** CPU seconds MinIO used while the command ran. */
+  minioCpu: number;
 }
 
-/** Runs a command under the RSS wrapper; throws with its output when it fails. */
+/** Wall time, peak RSS of the largest process, and CPU (user + system) of a command's process tree. */
+const WRAPPER = `
+import json, resource, subprocess, sys, time
+start = time.perf_counter()
+code = subprocess.run(sys.argv[1:]).returncode
+seconds = time.perf_counter() - start
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+sys.stderr.write("\\nMEASURE " + json.dumps({"seconds": seconds, "rss_kib": r.ru_maxrss, "cpu": r.ru_utime + r.ru_stime, "code": code}) + "\\n")
+sys.exit(code)
+`;
+
+/** The pid of the MinIO server listening on `endpoint` (its command line names the address), if it runs here. */
+function minioPid(endpoint: string): number | undefined {
+  const host = new URL(endpoint).host;
+  for (const p of fs.readdirSync('/proc').filter(d => /^\d+$/.test(d))) {
+    try {
+      const cmd = fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
+      if (cmd.some(a => /(^|\/)minio$/.test(a)) && cmd.includes('server') && cmd.some(a => a.endsWith(host))) {
+        return Number(p);
+      }
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return undefined;
+}
+
+let MINIO_PID: number | undefined;
+const TICK = 100; // USER_HZ on Linux
+/** CPU seconds (user + system) MinIO has used so far; NaN when it is not a local process. */
+function minioCpu(): number {
+  if (MINIO_PID === undefined) {
+    return NaN;
+  }
+  const fields = fs.readFileSync(`/proc/${MINIO_PID}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / TICK;
+}
+
+const loadAverage = () => os.loadavg().map(l => l.toFixed(1)).join(' ');
+
+/** Runs a command under the measuring wrapper; throws with its output when it fails. */
 function measured(cwd: string, command: string[]): Promise<IMeasure> {
   return new Promise((resolve, reject) => {
-    const child = spawn('python3', [RSS, ...command], { cwd, env: ENV, stdio: ['ignore', 'pipe', 'pipe'] });
+    const m0 = minioCpu();
+    const child = spawn('python3', ['-c', WRAPPER, ...command], { cwd, env: ENV, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', d => (out += d));
     child.stderr.on('data', d => (out += d));
@@ -50,8 +108,8 @@ function measured(cwd: string, command: string[]): Promise<IMeasure> {
         reject(new Error(`${command.join(' ')} failed (${code}):\n${out.slice(-3000)}`));
         return;
       }
-      const r = JSON.parse(m[1]) as { seconds: number; rss_kib: number };
-      resolve({ seconds: r.seconds, rssMiB: r.rss_kib / 1024 });
+      const r = JSON.parse(m[1]) as { seconds: number; rss_kib: number; cpu: number };
+      resolve({ seconds: r.seconds, rssMiB: r.rss_kib / 1024, cpu: r.cpu, minioCpu: minioCpu() - m0 });
     });
   });
 }
@@ -106,14 +164,52 @@ async function emptyBucket(client: Minio.Client, bucket: string): Promise<void> 
   await client.removeBucket(bucket);
 }
 
-async function scenario(label: string, count: number, size: (i: number) => number): Promise<string[][]> {
+interface ITool {
+  label: string;
+  push(source: string, remote: string): string[];
+  pull(clone: string, remote: string): string[];
+  /** Prepares a fresh clone to pull from `remote` (credentials, which are never committed). */
+  setup(clone: string, remote: string, bucket: string, prefix: string): void;
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+async function scenario(label: string, count: number, size: (i: number) => number, repeats: number): Promise<string[][]> {
   const services = benchServices();
   const u = new URL(services.s3.endpoint);
   const client = new Minio.Client({ endPoint: u.hostname, port: Number(u.port), useSSL: false, accessKey: services.s3.accessKey, secretKey: services.s3.secretKey, region: 'us-east-1', pathStyle: true });
   const bucket = uniqueName('dsbench');
   await client.makeBucket(bucket);
   const work = fs.mkdtempSync(path.join(ROOT, '.changelab-bench', 'dataset-'));
-  const rows: string[][] = [];
+  const s3 = services.s3;
+  const oursTool = (toolLabel: string, cli: string): ITool => ({
+    label: toolLabel,
+    push: (source, remote) => ['node', cli, 'dataset', 'push', '--remote', remote, '--root', source, ...jobs],
+    pull: (clone, remote) => ['node', cli, 'dataset', 'pull', '--remote', remote, '--root', clone, ...jobs],
+    setup: (clone, remote, b, prefix) =>
+      void run(clone, 'node', CLI, 'dataset', 'remote', 'add', remote, `s3://${b}/${prefix}`, '--endpoint', s3.endpoint, '--access-key-id', s3.accessKey, '--secret-access-key', s3.secretKey, '--root', clone, '--no-default')
+  });
+  const tools: ITool[] = [
+    oursTool('ours', CLI),
+    ...(BEFORE ? [oursTool('before', BEFORE)] : []),
+    {
+      label: 'dvc',
+      push: (_source, remote) => [DVC, 'push', '-q', '-r', remote],
+      pull: (_clone, remote) => [DVC, 'pull', '-q', '-r', remote],
+      setup: (clone, remote, b, prefix) => {
+        run(clone, DVC, 'remote', 'add', '-f', remote, `s3://${b}/${prefix}`);
+        run(clone, DVC, 'remote', 'modify', remote, 'endpointurl', s3.endpoint);
+        run(clone, DVC, 'remote', 'modify', '--local', remote, 'access_key_id', s3.accessKey);
+        run(clone, DVC, 'remote', 'modify', '--local', remote, 'secret_access_key', s3.secretKey);
+      }
+    }
+  ];
+  const results = new Map<string, IMeasure[]>();
+  let mib = 0;
+  const record = (key: string, m: IMeasure) => results.set(key, [...(results.get(key) ?? []), m]);
   try {
     const source = path.join(work, 'source');
     fs.mkdirSync(source, { recursive: true });
@@ -123,52 +219,122 @@ async function scenario(label: string, count: number, size: (i: number) => numbe
     console.log(`\n${label}: ${count} files, ${(bytes / 2 ** 20).toFixed(0)} MiB written in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     // One commit (ours) fills the DVC cache both tools push from: the formats are the same.
     run(source, 'node', CLI, 'dataset', 'commit', 'bench', '-m', 'bench data', '--root', source);
-    run(source, 'node', CLI, 'dataset', 'remote', 'add', 'ours', `s3://${bucket}/ours`, '--endpoint', services.s3.endpoint, '--access-key-id', services.s3.accessKey, '--secret-access-key', services.s3.secretKey, '--root', source);
-    run(source, DVC, 'remote', 'add', 'theirs', `s3://${bucket}/theirs`);
-    run(source, DVC, 'remote', 'modify', 'theirs', 'endpointurl', services.s3.endpoint);
-    run(source, DVC, 'remote', 'modify', '--local', 'theirs', 'access_key_id', services.s3.accessKey);
-    run(source, DVC, 'remote', 'modify', '--local', 'theirs', 'secret_access_key', services.s3.secretKey);
     run(source, 'git', 'add', '-A');
-    run(source, 'git', 'commit', '-q', '-m', 'remotes');
-    const mib = bytes / 2 ** 20;
-
-    const pushOurs = await measured(source, ['node', CLI, 'dataset', 'push', '--remote', 'ours', '--root', source, ...jobs]);
-    const pushDvc = await measured(source, [DVC, 'push', '-q', '-r', 'theirs']);
-    const row = (what: string, ours: IMeasure, dvc: IMeasure) => [
-      `${label} ${what}`,
-      ours.seconds.toFixed(2),
-      dvc.seconds.toFixed(2),
-      `${(dvc.seconds / ours.seconds).toFixed(2)}x`,
-      `${(mib / ours.seconds).toFixed(0)} / ${(mib / dvc.seconds).toFixed(0)}`,
-      `${ours.rssMiB.toFixed(0)} / ${dvc.rssMiB.toFixed(0)}`
-    ];
-    rows.push(row('push', pushOurs, pushDvc));
-    console.log(`  push: ours ${pushOurs.seconds.toFixed(2)} s, dvc ${pushDvc.seconds.toFixed(2)} s`);
-    // The source's workspace copy is not needed any more; its cache is what the clones compare with.
+    run(source, 'git', 'commit', '-q', '--allow-empty', '-m', 'data');
     const reference = path.join(source, 'datasets', 'bench');
+    mib = bytes / 2 ** 20;
 
-    const cloneOurs = path.join(work, 'clone-ours');
-    run(work, 'git', 'clone', '-q', source, cloneOurs);
-    run(cloneOurs, 'node', CLI, 'dataset', 'remote', 'add', 'ours', `s3://${bucket}/ours`, '--endpoint', services.s3.endpoint, '--access-key-id', services.s3.accessKey, '--secret-access-key', services.s3.secretKey, '--root', cloneOurs);
-    const pullOurs = await measured(cloneOurs, ['node', CLI, 'dataset', 'pull', '--remote', 'ours', '--root', cloneOurs, ...jobs]);
-    const oursOk = sameFolder(reference, path.join(cloneOurs, 'datasets', 'bench'));
-    fs.rmSync(cloneOurs, { recursive: true, force: true });
-
-    const cloneDvc = path.join(work, 'clone-dvc');
-    run(work, 'git', 'clone', '-q', source, cloneDvc);
-    run(cloneDvc, DVC, 'remote', 'modify', '--local', 'theirs', 'access_key_id', services.s3.accessKey);
-    run(cloneDvc, DVC, 'remote', 'modify', '--local', 'theirs', 'secret_access_key', services.s3.secretKey);
-    const pullDvc = await measured(cloneDvc, [DVC, 'pull', '-q', '-r', 'theirs']);
-    const dvcOk = sameFolder(reference, path.join(cloneDvc, 'datasets', 'bench'));
-    fs.rmSync(cloneDvc, { recursive: true, force: true });
-    rows.push(row('pull', pullOurs, pullDvc));
-    console.log(`  pull: ours ${pullOurs.seconds.toFixed(2)} s (bytes ${oursOk ? 'identical' : 'DIFFER'}), dvc ${pullDvc.seconds.toFixed(2)} s (bytes ${dvcOk ? 'identical' : 'DIFFER'})`);
-    if (!oursOk || !dvcOk) {
-      throw new Error('a pulled folder differs from the source');
+    for (let r = 1; r <= repeats; r++) {
+      // Alternate who goes first, so neither always meets a warm (or a cold) page cache.
+      const order = r % 2 ? tools : [...tools].reverse();
+      for (const tool of order) {
+        const remote = `${tool.label}${r}`;
+        const prefix = `${tool.label}-${r}`;
+        tool.setup(source, remote, bucket, prefix);
+        const push = await measured(source, tool.push(source, remote));
+        record(`push ${tool.label}`, push);
+        console.log(`  #${r} push ${tool.label}: ${push.seconds.toFixed(2)} s, cpu ${push.cpu.toFixed(1)} s, minio cpu ${push.minioCpu.toFixed(1)} s, rss ${push.rssMiB.toFixed(0)} MiB (load ${loadAverage()})`);
+      }
+      for (const tool of order) {
+        const remote = `${tool.label}${r}`;
+        const prefix = `${tool.label}-${r}`;
+        const clone = path.join(work, `clone-${tool.label}`);
+        run(work, 'git', 'clone', '-q', source, clone);
+        tool.setup(clone, remote, bucket, prefix);
+        const pull = await measured(clone, tool.pull(clone, remote));
+        const ok = sameFolder(reference, path.join(clone, 'datasets', 'bench'));
+        fs.rmSync(clone, { recursive: true, force: true });
+        record(`pull ${tool.label}`, pull);
+        console.log(`  #${r} pull ${tool.label}: ${pull.seconds.toFixed(2)} s, cpu ${pull.cpu.toFixed(1)} s, minio cpu ${pull.minioCpu.toFixed(1)} s, rss ${pull.rssMiB.toFixed(0)} MiB, bytes ${ok ? 'identical' : 'DIFFER'} (load ${loadAverage()})`);
+        if (!ok) {
+          throw new Error(`the folder ${tool.label} pulled differs from the source`);
+        }
+        // What this round pushed is not needed any more (MinIO's disk holds one round at a time).
+        await emptyPrefix(client, bucket, `${prefix}/`);
+      }
     }
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
     await emptyBucket(client, bucket).catch(e => console.error(`could not remove bucket ${bucket}: ${(e as Error).message}`));
+  }
+  const rows: string[][] = [];
+  for (const op of ['push', 'pull']) {
+    const dvc = results.get(`${op} dvc`)!;
+    for (const tool of tools.filter(t => t.label !== 'dvc')) {
+      const ours = results.get(`${op} ${tool.label}`)!;
+      const ratios = ours.map((o, i) => dvc[i].seconds / o.seconds);
+      rows.push([
+        `${label} ${op}, ${tool.label}`,
+        median(ours.map(o => o.seconds)).toFixed(2),
+        median(dvc.map(o => o.seconds)).toFixed(2),
+        `${median(ratios).toFixed(2)}x (${ratios.map(x => x.toFixed(2)).join(', ')})`,
+        `${(mib / median(ours.map(o => o.seconds))).toFixed(0)} / ${(mib / median(dvc.map(o => o.seconds))).toFixed(0)}`,
+        `${Math.max(...ours.map(o => o.rssMiB)).toFixed(0)} / ${Math.max(...dvc.map(o => o.rssMiB)).toFixed(0)}`,
+        `${median(ours.map(o => o.cpu)).toFixed(1)} / ${median(dvc.map(o => o.cpu)).toFixed(1)}`,
+        `${median(ours.map(o => o.minioCpu)).toFixed(1)} / ${median(dvc.map(o => o.minioCpu)).toFixed(1)}`
+      ]);
+    }
+  }
+  return rows;
+}
+
+async function emptyPrefix(client: Minio.Client, bucket: string, prefix: string): Promise<void> {
+  const keys: string[] = [];
+  for await (const item of client.listObjectsV2(bucket, prefix, true) as AsyncIterable<Minio.BucketItem>) {
+    if (item.name) {
+      keys.push(item.name);
+    }
+  }
+  for (let i = 0; i < keys.length; i += 1000) {
+    await client.removeObjects(bucket, keys.slice(i, i + 1000));
+  }
+}
+
+// ---- the ceiling: MinIO's own small-object rate with a minimal client ----------------------------
+
+/** PUTs then GETs `n` objects of 40..60 KB at each concurrency, from this process, with SigV4 and keep-alive. */
+async function probe(n: number, concurrencies: number[]): Promise<string[][]> {
+  const s3 = benchServices().s3;
+  const endpoint = new URL(s3.endpoint);
+  const bucket = uniqueName('dsprobe');
+  const rows: string[][] = [];
+  const data = Array.from({ length: 64 }, (_, i) => crypto.randomBytes(40_000 + i * 312));
+  const main = new http.Agent({ keepAlive: true });
+  const signer = new S3Http(endpoint, { accessKey: s3.accessKey, secretKey: s3.secretKey }, s3.region, main);
+  await signer.request('PUT', bucket, '');
+  try {
+    for (const c of concurrencies) {
+      const agent = new http.Agent({ keepAlive: true, maxSockets: c });
+      const h = new S3Http(endpoint, { accessKey: s3.accessKey, secretKey: s3.secretKey }, s3.region, agent);
+      const key = (i: number) => `c${c}/${(i % 256).toString(16).padStart(2, '0')}/${i}`;
+      const rate = async (work: (i: number) => Promise<unknown>) => {
+        let next = 0;
+        const t0 = performance.now();
+        const c0 = process.cpuUsage();
+        const m0 = minioCpu();
+        await Promise.all(Array.from({ length: c }, async () => {
+          while (next < n) {
+            await work(next++);
+          }
+        }));
+        const seconds = (performance.now() - t0) / 1000;
+        const cpu = process.cpuUsage(c0);
+        return { perSecond: n / seconds, clientMs: (cpu.user + cpu.system) / 1000 / n, minioMs: ((minioCpu() - m0) * 1000) / n };
+      };
+      const put = await rate(i => {
+        const body = data[i % 64];
+        return h.request('PUT', bucket, key(i), { body, headers: { 'content-md5': crypto.createHash('md5').update(body).digest('base64') } });
+      });
+      const get = await rate(i => h.request('GET', bucket, key(i)));
+      agent.destroy();
+      rows.push([`${c}`, put.perSecond.toFixed(0), get.perSecond.toFixed(0), `${put.clientMs.toFixed(2)} / ${get.clientMs.toFixed(2)}`, `${put.minioMs.toFixed(2)} / ${get.minioMs.toFixed(2)}`, loadAverage()]);
+      console.log(`  probe concurrency ${c}: ${rows[rows.length - 1].slice(1).join(' | ')}`);
+    }
+  } finally {
+    const u = new URL(s3.endpoint);
+    const client = new Minio.Client({ endPoint: u.hostname, port: Number(u.port), useSSL: false, accessKey: s3.accessKey, secretKey: s3.secretKey, region: s3.region, pathStyle: true });
+    await emptyBucket(client, bucket).catch(e => console.error(`could not remove bucket ${bucket}: ${(e as Error).message}`));
+    main.destroy();
   }
   return rows;
 }
@@ -180,20 +346,31 @@ async function main() {
   if (!fs.existsSync(CLI)) {
     throw new Error(`${CLI} is missing: npx tsc -b`);
   }
+  if (BEFORE && !fs.existsSync(BEFORE)) {
+    throw new Error(`DATASET_BENCH_BEFORE=${BEFORE} does not exist`);
+  }
+  MINIO_PID = minioPid(benchServices().s3.endpoint);
   fs.mkdirSync(path.join(ROOT, '.changelab-bench'), { recursive: true });
-  console.log(`dataset push/pull, changelab vs dvc ${run(ROOT, DVC, '--version').trim()} on MinIO (loopback)`);
+  console.log(`dataset push/pull, changelab vs dvc ${run(ROOT, DVC, '--version').trim()} on MinIO (loopback${MINIO_PID ? `, pid ${MINIO_PID}` : ', not a local process: no MinIO CPU'})`);
   console.log(machine());
-  console.log(`ours: ${jobs.length ? jobs[1] : 'default 32'} concurrent transfers; dvc: its default jobs (4 x cores)`);
-  const rows: string[][] = [['scenario', 'ours s', 'dvc s', 'dvc/ours', 'MiB/s ours / dvc', 'peak RSS MiB ours / dvc']];
+  console.log(`ours: ${jobs.length ? jobs[1] : 'default'} concurrent transfers; dvc: its default jobs (4 x cores); ${repeats} round(s) per scenario`);
+  if (process.env.DATASET_BENCH_PROBE) {
+    console.log('\nMinIO ceiling, 40-60 KB objects (PUT/s | GET/s | client CPU ms per PUT / GET | MinIO CPU ms per PUT / GET | load):');
+    const rows = await probe(Number(process.env.DATASET_BENCH_PROBE_N ?? 3000), [8, 16, 32, 64]);
+    console.log('\n' + table([['concurrency', 'PUT/s', 'GET/s', 'client CPU ms/op PUT / GET', 'MinIO CPU ms/op PUT / GET', 'load average'], ...rows]));
+  }
+  const rows: string[][] = [
+    ['scenario', 'ours s', 'dvc s', 'dvc/ours median (each round)', 'MiB/s ours / dvc', 'peak RSS MiB ours / dvc', 'CPU s ours / dvc', 'MinIO CPU s ours / dvc']
+  ];
   if (smallCount > 0 && only !== 'big') {
     // ~50 KB: 40..60 KB, so sizes differ as chips do.
-    rows.push(...(await scenario(`(a) ${smallCount} x ~50 KB`, smallCount, i => 40_000 + ((i * 7919) % 20_000))));
+    rows.push(...(await scenario(`(a) ${smallCount} x ~50 KB`, smallCount, i => 40_000 + ((i * 7919) % 20_000), repeats)));
   }
   if (bigMB > 0 && bigCount > 0 && only !== 'small') {
-    rows.push(...(await scenario(`(b) ${bigCount} x ${bigMB} MB`, bigCount, () => bigMB * 1_000_000)));
+    rows.push(...(await scenario(`(b) ${bigCount} x ${bigMB} MB`, bigCount, () => bigMB * 1_000_000, repeats)));
   }
   console.log('\n' + table(rows));
-  console.log(`\n(${os.hostname()}; wall time of each command from spawn to exit, start-up included)`);
+  console.log(`\n(${os.hostname()}; wall time of each command from spawn to exit, start-up included; load average now ${loadAverage()})`);
 }
 
 main().catch(error => {

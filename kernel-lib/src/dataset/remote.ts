@@ -9,10 +9,12 @@ import * as http from 'http';
 import * as https from 'https';
 import * as path from 'path';
 import { pipeline } from 'stream/promises';
+import * as zlib from 'zlib';
 import * as Minio from 'minio';
 import { ConfigError, NotFoundError, ServiceUnavailableError, StorageError } from '../errors';
 import { hashingStream, oidKey } from './cache';
 import type { IRemoteSettings } from './dvc-config';
+import { errorFromResponse, S3Http } from './s3-http';
 
 export interface IDvcRemote {
   readonly name: string;
@@ -144,11 +146,26 @@ export class LocalRemote implements IDvcRemote {
 
 // ---- S3 --------------------------------------------------------------------------------------
 
+/** Objects up to this size go in one PUT; bigger ones as a multipart upload. */
 const SINGLE_PUT_LIMIT = 16 * 1024 * 1024;
+/** Files up to this size are read with one synchronous call (cheaper than the promise API's round trips). */
+const SYNC_READ_LIMIT = 1024 * 1024;
 const PART_SIZE = 16 * 1024 * 1024;
+/** Parts of one file in flight at once. */
+const PARTS_IN_FLIGHT = 4;
+
+const hexToBase64 = (hex: string) => Buffer.from(hex, 'hex').toString('base64');
+/** The x-amz-checksum-crc32 value of a buffer: its CRC-32, big-endian, base64. */
+const crc32Base64 = (data: Buffer) => {
+  const b = Buffer.allocUnsafe(4);
+  b.writeUInt32BE(zlib.crc32(data) >>> 0, 0);
+  return b.toString('base64');
+};
 
 export class S3Remote implements IDvcRemote {
+  /** For listing and bucket creation; the object transfers use `http`. */
   readonly client: Minio.Client;
+  readonly http: S3Http;
   readonly bucket: string;
   readonly prefix: string;
   private readonly agent: http.Agent;
@@ -175,6 +192,8 @@ export class S3Remote implements IDvcRemote {
         { remote: name }
       );
     }
+    const sessionToken = settings.all.session_token ?? process.env.AWS_SESSION_TOKEN;
+    const region = settings.region ?? 'us-east-1';
     const useSSL = endpoint.protocol === 'https:';
     this.agent = useSSL
       ? new https.Agent({ keepAlive: true, maxSockets: concurrency * 2 })
@@ -185,14 +204,13 @@ export class S3Remote implements IDvcRemote {
       useSSL,
       accessKey,
       secretKey,
-      region: settings.region ?? 'us-east-1',
+      sessionToken,
+      region,
       pathStyle: true,
       transportAgent: this.agent
     });
-    // Integrity comes from Content-MD5 on every PUT and part (the server rejects bytes that do not
-    // match); without TLS minio-js would also hash every payload with SHA-256 for the signature,
-    // a third pass over the data on the event loop.
     this.client.enableSHA256 = false;
+    this.http = new S3Http(endpoint, { accessKey, secretKey, sessionToken }, region, this.agent);
   }
 
   private key(oid: string): string {
@@ -234,7 +252,7 @@ export class S3Remote implements IDvcRemote {
     if (oids.length <= 64) {
       await forEachLimit(oids, concurrency, async oid => {
         try {
-          await withRetries('stat', () => this.client.statObject(this.bucket, this.key(oid)));
+          await withRetries('stat', () => this.http.request('HEAD', this.bucket, this.key(oid)));
           found.add(oid);
         } catch (cause) {
           const code = (cause as { code?: string }).code;
@@ -273,13 +291,15 @@ export class S3Remote implements IDvcRemote {
     if (size <= SINGLE_PUT_LIMIT) {
       await this.budget.acquire(size);
       try {
-        const data = await fs.promises.readFile(file);
+        const data = size <= SYNC_READ_LIMIT ? fs.readFileSync(file) : await fs.promises.readFile(file);
         const md5 = crypto.createHash('md5').update(data).digest('hex');
         if (md5 !== expected) {
           throw new StorageError(`cache file ${file} does not match its hash ${oid}; not uploaded`, { oid });
         }
-        // minio sends Content-MD5 for a single PUT, so the server rejects bytes damaged in transit.
-        await withRetries('put', () => this.client.putObject(this.bucket, this.key(oid), data, data.length));
+        // The md5 that proved the bytes goes along as Content-MD5: the server rejects bytes damaged in transit.
+        await withRetries('put', () =>
+          this.http.request('PUT', this.bucket, this.key(oid), { body: data, headers: { 'content-md5': hexToBase64(md5) } })
+        );
       } catch (cause) {
         throw cause instanceof StorageError ? cause : this.translate(cause, `cannot upload ${oid}`, oid);
       } finally {
@@ -290,17 +310,27 @@ export class S3Remote implements IDvcRemote {
     await this.uploadMultipart(file, oid, expected);
   }
 
-  /** Parts read in order (hashing the whole file), sent up to 4 at a time; completed only if the md5 matches. */
+  /**
+   * Parts read in order (hashing the whole file with md5), sent up to 4 at a time, each with its
+   * CRC-32 for the server to check; completed only if the file's md5 matches, aborted otherwise.
+   */
   private async uploadMultipart(file: string, oid: string, expected: string): Promise<void> {
     const key = this.key(oid);
     let uploadId: string;
     try {
-      uploadId = await withRetries('initiate', () => this.client.initiateNewMultipartUpload(this.bucket, key, {}));
+      const res = await withRetries('initiate', () =>
+        this.http.request('POST', this.bucket, key, { query: { uploads: '' }, headers: { 'x-amz-checksum-algorithm': 'CRC32' } })
+      );
+      const id = /<UploadId>([^<]+)<\/UploadId>/.exec(res.body.toString('utf8'))?.[1];
+      if (!id) {
+        throw new StorageError(`the server started no multipart upload for ${oid}: ${res.body.toString('utf8').slice(0, 200)}`, { oid });
+      }
+      uploadId = id;
     } catch (cause) {
       throw this.translate(cause, `cannot start uploading ${oid}`, oid);
     }
     const hash = crypto.createHash('md5');
-    const etags: { part: number; etag: string }[] = [];
+    const parts: { part: number; etag: string; crc: string }[] = [];
     const inFlight = new Set<Promise<void>>();
     let failure: unknown;
     const handle = await fs.promises.open(file, 'r');
@@ -309,12 +339,17 @@ export class S3Remote implements IDvcRemote {
         await this.budget.acquire(PART_SIZE);
         const buf = Buffer.allocUnsafe(PART_SIZE);
         let n = 0;
-        while (n < PART_SIZE) {
-          const { bytesRead } = await handle.read(buf, n, PART_SIZE - n, null);
-          if (bytesRead === 0) {
-            break;
+        try {
+          while (n < PART_SIZE) {
+            const { bytesRead } = await handle.read(buf, n, PART_SIZE - n, null);
+            if (bytesRead === 0) {
+              break;
+            }
+            n += bytesRead;
           }
-          n += bytesRead;
+        } catch (error) {
+          this.budget.release(PART_SIZE);
+          throw error;
         }
         if (n === 0) {
           this.budget.release(PART_SIZE);
@@ -322,15 +357,16 @@ export class S3Remote implements IDvcRemote {
         }
         const chunk = buf.subarray(0, n);
         hash.update(chunk);
-        const partMd5 = crypto.createHash('md5').update(chunk).digest('base64');
+        const crc = crc32Base64(chunk);
         const send = withRetries('part', () =>
-          this.client.uploadPart(
-            { bucketName: this.bucket, objectName: key, uploadID: uploadId, partNumber: part, headers: { 'Content-Length': n, 'Content-MD5': partMd5 } },
-            chunk
-          )
+          this.http.request('PUT', this.bucket, key, {
+            query: { partNumber: String(part), uploadId },
+            headers: { 'x-amz-checksum-crc32': crc },
+            body: chunk
+          })
         ).then(
           r => {
-            etags.push({ part, etag: r.etag });
+            parts.push({ part, etag: String(r.headers.etag ?? ''), crc });
           },
           error => {
             failure ??= error;
@@ -341,7 +377,7 @@ export class S3Remote implements IDvcRemote {
           inFlight.delete(tracked);
         });
         inFlight.add(tracked);
-        if (inFlight.size >= 4) {
+        if (inFlight.size >= PARTS_IN_FLIGHT) {
           await Promise.race(inFlight);
         }
         if (n < PART_SIZE) {
@@ -355,10 +391,21 @@ export class S3Remote implements IDvcRemote {
       if (failure !== undefined) {
         throw failure;
       }
-      etags.sort((a, b) => a.part - b.part);
-      await withRetries('complete', () => this.client.completeMultipartUpload(this.bucket, key, uploadId, etags));
+      parts.sort((a, b) => a.part - b.part);
+      const xml =
+        '<CompleteMultipartUpload xmlns="http://s3.amazonaws.com/doc/2006-03-01/">' +
+        parts.map(p => `<Part><PartNumber>${p.part}</PartNumber><ETag>${escapeXml(p.etag)}</ETag><ChecksumCRC32>${p.crc}</ChecksumCRC32></Part>`).join('') +
+        '</CompleteMultipartUpload>';
+      await withRetries('complete', async () => {
+        const res = await this.http.request('POST', this.bucket, key, { query: { uploadId }, body: Buffer.from(xml), headers: { 'content-type': 'application/xml' } });
+        // S3 may answer 200 and still fail: the error then is in the body.
+        const text = res.body.toString('utf8');
+        if (/<Error>/.test(text)) {
+          throw errorFromResponse('POST', this.http.path(this.bucket, key), 500, res.body);
+        }
+      });
     } catch (cause) {
-      await this.client.abortMultipartUpload(this.bucket, key, uploadId).catch(() => undefined);
+      await this.http.request('DELETE', this.bucket, key, { query: { uploadId } }).catch(() => undefined);
       throw cause instanceof StorageError ? cause : this.translate(cause, `cannot upload ${oid}`, oid);
     } finally {
       await handle.close();
@@ -369,20 +416,28 @@ export class S3Remote implements IDvcRemote {
     await this.ensureBucket();
     try {
       return await withRetries('get', async () => {
-        const body = await this.client.getObject(this.bucket, this.key(oid));
-        const length = Number((body as { headers?: Record<string, string> }).headers?.['content-length'] ?? NaN);
-        if (length <= SINGLE_PUT_LIMIT) {
-          // Small objects: gather, hash and write in one go.
+        const res = await this.http.stream('GET', this.bucket, this.key(oid));
+        const status = res.statusCode ?? 0;
+        const length = Number(res.headers['content-length'] ?? NaN);
+        if (status < 200 || status >= 300 || length <= SINGLE_PUT_LIMIT) {
+          // Small objects (and error answers): gather, hash and write in one go.
           const chunks: Buffer[] = [];
-          for await (const chunk of body) {
+          for await (const chunk of res) {
             chunks.push(chunk as Buffer);
           }
-          const data = Buffer.concat(chunks);
-          await fs.promises.writeFile(dest, data);
+          const data = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+          if (status < 200 || status >= 300) {
+            throw errorFromResponse('GET', this.http.path(this.bucket, this.key(oid)), status, data);
+          }
+          if (data.length <= SYNC_READ_LIMIT) {
+            fs.writeFileSync(dest, data);
+          } else {
+            await fs.promises.writeFile(dest, data);
+          }
           return { md5: crypto.createHash('md5').update(data).digest('hex'), size: data.length };
         }
         const hash = hashingStream();
-        await pipeline(body, hash, fs.createWriteStream(dest));
+        await pipeline(res, hash, fs.createWriteStream(dest, { highWaterMark: 1 << 20 }));
         return { md5: hash.md5(), size: hash.size() };
       });
     } catch (cause) {
@@ -394,6 +449,8 @@ export class S3Remote implements IDvcRemote {
     this.agent.destroy();
   }
 }
+
+const escapeXml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 export function openRemote(settings: IRemoteSettings, budget: ByteBudget, concurrency: number): IDvcRemote {
   if (settings.url.startsWith('s3://')) {
