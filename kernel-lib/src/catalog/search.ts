@@ -144,8 +144,12 @@ export async function searchImages(db: IQueryable, project: string, q: ISearchQu
   }
   // image_metadata.id, not id: in ORDER BY a bare `id` is the text output column, which would
   // order ties as "10" < "9" while the cursor compares the bigint column, skipping rows.
+  // current_schema() is PARALLEL UNSAFE, and a query holding anything parallel unsafe never gets a
+  // parallel plan. The planner picks one for broad searches (ST_Intersects is costed high), and on
+  // a small, busy machine starting and merging a worker cost more than the scan it shared: 50-130 ms
+  // against 11-35 ms serial for a 1,358-match search on 1,000,000 rows (load average ~10).
   const rows = await db.query<IImageRow & { order_t: string }>(
-    `SELECT ${IMAGE_COLUMNS}, to_json(${order}) #>> '{}' AS order_t
+    `SELECT ${IMAGE_COLUMNS}, to_json(${order}) #>> '{}' AS order_t, current_schema() IS NULL AS serial_plan
      FROM image_metadata WHERE ${where.join(' AND ')}
      ORDER BY ${order}, image_metadata.id LIMIT ${p(limit + 1)}`,
     params
