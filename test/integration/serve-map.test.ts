@@ -12,8 +12,12 @@ import { stopEmbeddedDatabase } from '../../kernel-lib/src/db/embedded';
 import { map, MapLayerError } from '../../kernel-lib/src/map';
 import { writeSyntheticSet, type ISyntheticSetManifest } from '../../kernel-lib/src/synth';
 import { connect, type Workspace } from '../../kernel-lib/src/workspace';
+import { infer, type IInferenceResult } from '../../kernel-lib/src/infer';
+import { serve, type IService } from '../../kernel-lib/src/serve';
+import { exportInference } from '../../kernel-lib/src/train/models/fc';
 import { decodePng } from '../browser/png';
-import { tempDir } from '../helpers';
+import { tempDir, workspaceBackends } from '../helpers';
+import { MODEL_OPTIONS, testModelValues, writePairFiles } from '../kernel-lib/infer/fixtures';
 
 describe('map() in notebooks', () => {
   const home = tempDir('changelab-map-');
@@ -126,5 +130,166 @@ describe('map() in notebooks', () => {
     await expect(map([before, after], { swipe: ['before', 'nope'] })).rejects.toThrow(/swipe: no layer named "before"/);
     await expect(map([before], { swipe: true })).rejects.toThrow(MapLayerError);
     await expect(map([{ geojson: { type: 'Nope' } as never }])).rejects.toThrow(/layer 0: geojson must be/);
+  });
+});
+
+// Change maps on the Map previews panel: the service lists a project's inference runs (those over
+// a view with `bbox`), serves a run's change polygons as GeoJSON for a view, and its output COGs
+// with range requests; each checked against the database rows and the stored objects that the real
+// `infer` wrote for a small synthetic pair. Another project sees none of it.
+const cleanups: (() => Promise<unknown>)[] = [];
+afterAll(async () => {
+  for (const c of cleanups.reverse()) {
+    await c().catch(() => undefined);
+  }
+});
+
+describe.each(workspaceBackends(cleanups, 'changelab-serve-infer-'))('inference runs through the service (%s)', (_name, open) => {
+  let w: Workspace;
+  let service: IService;
+  let result: IInferenceResult;
+  const fixtures = tempDir('changelab-serve-infer-fixtures-');
+  const get = (p: string, init?: RequestInit) => fetch(`${service.url}${p}`, init);
+  const json = async (p: string, status = 200) => {
+    const response = await get(p);
+    expect(response.status, p).toBe(status);
+    return response.json() as Promise<any>;
+  };
+
+  beforeAll(async () => {
+    w = await open();
+    const files = writePairFiles(fixtures, 256, 'serve-infer');
+    for (const f of ['before', 'after'] as const) {
+      await w.objects.putFile(`scenes/${f}.tif`, files[f]);
+    }
+    const model = path.join(fixtures, 'model.onnx');
+    fs.writeFileSync(model, exportInference(MODEL_OPTIONS, testModelValues(), { batch: 2, height: 128, width: 128 }));
+    result = await infer({ onnx: model, name: 'fc-siam-diff', version: '3' }, { before: 'scenes/before.tif', after: 'scenes/after.tif' }, {
+      workspace: w, tile: 128, overlap: 32, batch: 2, threshold: 0.45, progress: 'none'
+    });
+    await w.db.query(`INSERT INTO projects (id, name) VALUES ('other', 'other') ON CONFLICT DO NOTHING`);
+    service = await serve({ workspace: w, log: () => undefined });
+  }, 300_000);
+  afterAll(async () => {
+    await service?.close();
+    await w?.close();
+    fs.rmSync(fixtures, { recursive: true, force: true });
+  });
+
+  it('lists the runs of the project, and with bbox only those over the view; describes them in the OpenAPI document', async () => {
+    expect(result.polygons).toBeGreaterThan(0);
+    const { runs } = await json('/api/inference/runs');
+    expect(runs.map((r: { id: string }) => r.id)).toEqual([result.runId]);
+    const run = runs[0];
+    expect(run).toMatchObject({
+      model: { name: 'fc-siam-diff', version: '3' },
+      before: { key: 'scenes/before.tif' },
+      after: { key: 'scenes/after.tif' },
+      epsg: result.grid.epsg,
+      outputs: result.outputs,
+      polygonCount: result.polygons,
+      changedPixels: result.changedPixels
+    });
+    expect(run.rasters.probability).toEqual({ key: result.outputs.probability, data: `api/inference/runs/${result.runId}/outputs/probability/data` });
+    expect(run.rasters.mask.key).toBe(result.outputs.mask);
+    // The footprint is the scene's: the bounds hold every polygon's vertices.
+    const [[south, west], [north, east]] = run.bounds;
+    const polygons = await json(`/api/inference/runs/${result.runId}/polygons`);
+    for (const f of polygons.features) {
+      for (const [lon, lat] of f.geometry.coordinates.flat(2)) {
+        expect(lon).toBeGreaterThanOrEqual(west - 1e-9);
+        expect(lon).toBeLessThanOrEqual(east + 1e-9);
+        expect(lat).toBeGreaterThanOrEqual(south - 1e-9);
+        expect(lat).toBeLessThanOrEqual(north + 1e-9);
+      }
+    }
+    const inside = `${west + 1e-4},${south + 1e-4},${east - 1e-4},${north - 1e-4}`;
+    expect((await json(`/api/inference/runs?bbox=${inside}`)).runs).toHaveLength(1);
+    const elsewhere = `${east + 1},${south},${east + 2},${north}`;
+    expect((await json(`/api/inference/runs?bbox=${elsewhere}`)).runs).toEqual([]);
+    const doc = await json('/openapi.json');
+    for (const p of ['/api/inference/runs', '/api/inference/runs/{id}', '/api/inference/runs/{id}/polygons', '/api/inference/runs/{id}/outputs/{name}/data']) {
+      expect(doc.paths[p]?.get, p).toBeDefined();
+    }
+    expect((await json(`/api/inference/runs/${result.runId}`)).id).toBe(result.runId);
+  });
+
+  it("serves the run's change polygons as GeoJSON equal to the database rows, filtered by the view", async () => {
+    const all = await json(`/api/inference/runs/${result.runId}/polygons`);
+    const rows = await w.db.query<{ id: string; area_m2: number; mean_probability: number; pixels: number; geom: string }>(
+      'SELECT id, area_m2, mean_probability, pixels, ST_AsGeoJSON(geom) AS geom FROM change_polygons WHERE run_id = $1 ORDER BY area_m2 DESC, id',
+      [result.runId]
+    );
+    expect(all.type).toBe('FeatureCollection');
+    expect(all.truncated).toBe(false);
+    expect(all.features).toHaveLength(rows.length);
+    expect(all.features.map((f: any) => f.id)).toEqual(rows.map(r => Number(r.id)));
+    all.features.forEach((f: any, i: number) => {
+      expect(f.properties).toEqual({
+        id: Number(rows[i].id),
+        runId: result.runId,
+        areaM2: Number(rows[i].area_m2),
+        pixels: rows[i].pixels,
+        meanProbability: Number(rows[i].mean_probability),
+        model: 'fc-siam-diff',
+        modelVersion: '3'
+      });
+      expect(f.geometry).toEqual(JSON.parse(rows[i].geom));
+    });
+    // A view around the largest polygon only: that one is in, polygons wholly elsewhere are out.
+    const ring = all.features[0].geometry.coordinates[0][0] as number[][];
+    const lons = ring.map(p => p[0]);
+    const lats = ring.map(p => p[1]);
+    const bbox = [Math.min(...lons), Math.min(...lats), Math.max(...lons), Math.max(...lats)];
+    const view = await json(`/api/inference/runs/${result.runId}/polygons?bbox=${bbox.join(',')}`);
+    expect(view.features.map((f: any) => f.id)).toContain(all.features[0].id);
+    const [expected] = await w.db.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM change_polygons WHERE run_id = $1 AND ST_Intersects(geom, ST_MakeEnvelope($2, $3, $4, $5, 4326))',
+      [result.runId, ...bbox]
+    );
+    expect(view.features).toHaveLength(expected.n);
+    // limit: the largest first, and `truncated` says more match.
+    const first = await json(`/api/inference/runs/${result.runId}/polygons?limit=1`);
+    expect(first.features.map((f: any) => f.id)).toEqual([all.features[0].id]);
+    expect(first.truncated).toBe(all.features.length > 1);
+    const big = await json(`/api/inference/runs/${result.runId}/polygons?minArea=${all.features[0].properties.areaM2}`);
+    expect(big.features.every((f: any) => f.properties.areaM2 >= all.features[0].properties.areaM2)).toBe(true);
+    expect(big.features.length).toBeGreaterThanOrEqual(1);
+  });
+
+  it("serves the output COGs' bytes with range requests, equal to the stored objects", async () => {
+    for (const name of ['probability', 'mask'] as const) {
+      const stored = await w.objects.get(result.outputs[name]);
+      const whole = await get(`/api/inference/runs/${result.runId}/outputs/${name}/data`);
+      expect(whole.status).toBe(200);
+      expect(whole.headers.get('content-type')).toBe('image/tiff');
+      expect(Buffer.from(await whole.arrayBuffer()).equals(stored)).toBe(true);
+      const part = await get(`/api/inference/runs/${result.runId}/outputs/${name}/data`, { headers: { Range: 'bytes=8-263' } });
+      expect(part.status).toBe(206);
+      expect(part.headers.get('content-range')).toBe(`bytes 8-263/${stored.length}`);
+      expect(Buffer.from(await part.arrayBuffer()).equals(stored.subarray(8, 264))).toBe(true);
+    }
+    // The COG reads as the grid the run wrote.
+    const tiff = await fromArrayBuffer(new Uint8Array(await w.objects.get(result.outputs.probability)).buffer);
+    const image = await tiff.getImage();
+    expect([image.getWidth(), image.getHeight()]).toEqual([result.grid.width, result.grid.height]);
+  });
+
+  it('never trusts a project or a name: other projects, unknown runs and outputs are refused', async () => {
+    const id = result.runId;
+    for (const p of [`/api/inference/runs?project=nope`, `/api/inference/runs/${id}?project=nope`, `/api/inference/runs/${id}/polygons?project=nope`, `/api/inference/runs/${id}/outputs/mask/data?project=nope`]) {
+      expect((await json(p, 404)).error.message, p).toMatch(/no project/);
+    }
+    // An existing project sees none of this project's runs.
+    expect((await json('/api/inference/runs?project=other')).runs).toEqual([]);
+    expect((await json(`/api/inference/runs/${id}?project=other`, 404)).error.message).toMatch(/no inference run .* in project other/);
+    expect((await json(`/api/inference/runs/${id}/polygons?project=other`, 404)).error.message).toMatch(/in project other/);
+    expect((await json(`/api/inference/runs/${id}/outputs/mask/data?project=other`, 404)).error.message).toMatch(/in project other/);
+    expect((await json('/api/inference/runs/no-such-run', 404)).error.message).toMatch(/no inference run no-such-run/);
+    expect((await json(`/api/inference/runs/${id}/outputs/gpkg/data`, 400)).error.message).toMatch(/output must be one of probability, mask, confusion/);
+    // The run had no ground truth: no confusion map.
+    expect((await json(`/api/inference/runs/${id}/outputs/confusion/data`, 404)).error.message).toMatch(/has no confusion output/);
+    expect((await json('/api/inference/runs?bbox=1,2,3', 400)).error.message).toMatch(/bbox/);
+    expect((await json(`/api/inference/runs/${id}/polygons?limit=0`, 400)).error.message).toMatch(/limit/);
   });
 });

@@ -290,46 +290,55 @@ export function registerCatalogRoutes(router: Router): Router {
     handler: async context => {
       const image = await projectImage(context);
       const { store, key } = imageObject(context.workspace, image.key);
-      const { request, response } = context;
-      if (context.query.redirect && store instanceof S3ObjectStore) {
-        const url = await store.client.presignedGetObject(store.bucket, key, PRESIGN_SECONDS);
-        response.writeHead(307, { Location: url, 'Cache-Control': 'no-store' });
-        response.end();
-        return;
-      }
-      const info = await store.head(key);
-      const etag = info.etag.startsWith('W/') || info.etag.startsWith('"') ? info.etag : `"${info.etag}"`;
-      const headers: Record<string, string | number> = {
-        'Content-Type': image.format === 'JPEG' ? 'image/jpeg' : image.format === 'PNG' ? 'image/png' : 'image/tiff',
-        'Accept-Ranges': 'bytes',
-        ETag: etag,
-        'Last-Modified': info.lastModified.toUTCString(),
-        'Cache-Control': 'private, max-age=60'
-      };
-      let range: { start: number; end: number } | null;
-      try {
-        range = parseRange(request.headers.range, info.size);
-      } catch (error) {
-        response.setHeader('Content-Range', `bytes */${info.size}`);
-        throw error;
-      }
-      // If-Range with a different validator: the file changed, send it whole.
-      const ifRange = request.headers['if-range'];
-      if (range && ifRange && ifRange !== etag && ifRange !== headers['Last-Modified']) {
-        range = null;
-      }
-      if (!range) {
-        response.writeHead(200, { ...headers, 'Content-Length': info.size });
-        response.end(request.method === 'HEAD' ? undefined : await store.get(key));
-        return;
-      }
-      const length = range.end - range.start + 1;
-      const body = request.method === 'HEAD' ? undefined : await store.get(key, { offset: range.start, length });
-      response.writeHead(206, { ...headers, 'Content-Length': length, 'Content-Range': `bytes ${range.start}-${range.end}/${info.size}` });
-      response.end(body);
+      await sendObject(context, store, key, image.format === 'JPEG' ? 'image/jpeg' : image.format === 'PNG' ? 'image/png' : 'image/tiff');
     }
   });
   return router;
+}
+
+/**
+ * Answers with an object's bytes: the whole object (200), one byte range (206, `Range`, with
+ * `If-Range`), or with `?redirect=true` on S3 a presigned URL (307). Used for catalog images and
+ * inference outputs alike.
+ */
+export async function sendObject(context: IRequestContext, store: IObjectStore, key: string, contentType: string): Promise<void> {
+  const { request, response } = context;
+  if (context.query.redirect && store instanceof S3ObjectStore) {
+    const url = await store.client.presignedGetObject(store.bucket, key, PRESIGN_SECONDS);
+    response.writeHead(307, { Location: url, 'Cache-Control': 'no-store' });
+    response.end();
+    return;
+  }
+  const info = await store.head(key);
+  const etag = info.etag.startsWith('W/') || info.etag.startsWith('"') ? info.etag : `"${info.etag}"`;
+  const headers: Record<string, string | number> = {
+    'Content-Type': contentType,
+    'Accept-Ranges': 'bytes',
+    ETag: etag,
+    'Last-Modified': info.lastModified.toUTCString(),
+    'Cache-Control': 'private, max-age=60'
+  };
+  let range: { start: number; end: number } | null;
+  try {
+    range = parseRange(request.headers.range, info.size);
+  } catch (error) {
+    response.setHeader('Content-Range', `bytes */${info.size}`);
+    throw error;
+  }
+  // If-Range with a different validator: the file changed, send it whole.
+  const ifRange = request.headers['if-range'];
+  if (range && ifRange && ifRange !== etag && ifRange !== headers['Last-Modified']) {
+    range = null;
+  }
+  if (!range) {
+    response.writeHead(200, { ...headers, 'Content-Length': info.size });
+    response.end(request.method === 'HEAD' ? undefined : await store.get(key));
+    return;
+  }
+  const length = range.end - range.start + 1;
+  const body = request.method === 'HEAD' ? undefined : await store.get(key, { offset: range.start, length });
+  response.writeHead(206, { ...headers, 'Content-Length': length, 'Content-Range': `bytes ${range.start}-${range.end}/${info.size}` });
+  response.end(body);
 }
 
 /** The image of the path's id, only when it belongs to the checked project (another project's is a 404). */

@@ -9,6 +9,7 @@ import { connect, type Workspace } from '../workspace';
 import type { ILoadConfigOptions } from '../config';
 import { registerCatalogRoutes } from './catalog-routes';
 import { registerDatasetRoutes } from './dataset-routes';
+import { registerInferRoutes } from './infer-routes';
 import { registerRunsRoutes } from './runs-routes';
 import { registerValidationRoutes } from './validation-routes';
 import { errorBody, statusOf } from './errors';
@@ -65,6 +66,7 @@ export function createRouter(extend: ((router: Router) => void)[] = []): Router 
   registerValidationRoutes(router);
   registerDatasetRoutes(router);
   registerRunsRoutes(router);
+  registerInferRoutes(router);
   for (const add of extend) {
     add(router);
   }
