@@ -96,6 +96,36 @@ export async function knownState(db: IQueryable, project: string, keys: string[]
   return state;
 }
 
+const stateReaders = new WeakMap<IQueryable, GroupWriter<{ project: string; key: string }, IKnownState>>();
+let lookups = 0;
+
+/**
+ * What the catalog holds for one key. Concurrent lookups on one database share one query (the
+ * watcher asks for every event of a burst), as `upsertImage` shares its writes.
+ */
+export function knownStateOf(db: IQueryable, project: string, key: string): Promise<IKnownState> {
+  let reader = stateReaders.get(db);
+  if (!reader) {
+    reader = new GroupWriter(
+      async items => {
+        const byProject = new Map<string, string[]>();
+        for (const item of items) {
+          byProject.set(item.project, [...(byProject.get(item.project) ?? []), item.key]);
+        }
+        const states = new Map<string, IKnownState>();
+        for (const [p, keys] of byProject) {
+          states.set(p, await knownState(db, p, keys));
+        }
+        return items.map(item => states.get(item.project)!);
+      },
+      () => String(lookups++), // reads never conflict
+      1000
+    );
+    stateReaders.set(db, reader);
+  }
+  return reader.submit({ project, key });
+}
+
 export function isUnchanged(state: IKnownState, key: string, info: IObjectInfo): 'unchanged' | 'still-quarantined' | null {
   const row = state.images.get(key);
   // S3 listings carry no version id while HEAD does (on versioned buckets): compare versions only

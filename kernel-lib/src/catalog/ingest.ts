@@ -9,6 +9,7 @@ import {
   isUnchanged,
   keysUnder,
   knownState,
+  knownStateOf,
   readObject,
   softDelete,
   withRetry,
@@ -237,7 +238,7 @@ export async function reconcile(
       const task = serialize(key, async () => {
         if (options.serialize) {
           // A watcher's event may have indexed this key while the scan waited for it.
-          const now = isUnchanged(await withRetry(() => knownState(db, project, [key]), options.attempts), key, info);
+          const now = isUnchanged(await withRetry(() => knownStateOf(db, project, key), options.attempts), key, info);
           if (now) {
             return { outcome: now };
           }

@@ -12,12 +12,13 @@ import type { Database } from '../db/database';
 import { NotFoundError, ServiceUnavailableError } from '../errors';
 import { S3ObjectStore } from '../objects/s3';
 import {
-  indexObject,
   isUnchanged,
   keysUnder,
-  knownState,
+  knownStateOf,
+  readObject,
   softDelete,
   withRetry,
+  writeObject,
   type IIndexerOptions,
   type IndexOutcome
 } from './indexer';
@@ -538,12 +539,7 @@ export class CatalogWatcher {
         if (this.stopped) {
           return;
         }
-        await this.acquire();
-        try {
-          await this.check(storeKey, key);
-        } finally {
-          this.release();
-        }
+        await this.check(storeKey, key);
       })
       .catch(error => {
         this.fail(error);
@@ -553,25 +549,40 @@ export class CatalogWatcher {
     this.inFlight.add(task);
   }
 
-  /** Brings one key's row up to date with the store. */
+  /**
+   * Brings one key's row up to date with the store. The object is read in one of `concurrency`
+   * slots; its row is written after the slot is freed, batched with the writes of other events.
+   */
   private async check(storeKey: string, key: string) {
     let info;
+    let read;
+    await this.acquire();
     try {
-      info = await withRetry(() => this.source.store.head(storeKey), this.options.attempts);
-    } catch (error) {
-      if (!(error instanceof NotFoundError)) {
-        throw error;
+      try {
+        info = await withRetry(() => this.source.store.head(storeKey), this.options.attempts);
+      } catch (error) {
+        if (!(error instanceof NotFoundError)) {
+          throw error;
+        }
+        info = null;
       }
+      if (info) {
+        const state = await withRetry(() => knownStateOf(this.db, this.project, key), this.options.attempts);
+        const same = isUnchanged(state, key, info);
+        if (same) {
+          this.emit({ key, outcome: same, via: 'event' });
+          return;
+        }
+        read = await readObject(this.source, info, this.options);
+      }
+    } finally {
+      this.release();
+    }
+    if (!info || !read) {
       await this.gone(storeKey, key);
       return;
     }
-    const state = await withRetry(() => knownState(this.db, this.project, [key]), this.options.attempts);
-    const same = isUnchanged(state, key, info);
-    if (same) {
-      this.emit({ key, outcome: same, via: 'event' });
-      return;
-    }
-    const result = await indexObject(this.db, this.project, this.source, info, this.options);
+    const result = await writeObject(this.db, this.project, this.source, info, read, this.options);
     this.emit({ key, via: 'event', ...result });
   }
 
