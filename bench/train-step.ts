@@ -1,8 +1,11 @@
-// Benchmark: one FC-Siam-diff training step (forward, BCE loss, backward, Adam) on ONNX Runtime's
-// CPU EP against PyTorch eager on the CPU with the same thread count, measured in the same run
-// (PyTorch from .venv-oracles, see scripts/oracles.sh). Prints ms per step, the ratio and peak RSS.
-//   npm run bench -- train-step [batch=8] [size=256] [width=16] [steps=3] [threads=cores]
-// The peak RSS of ours covers both sessions (one process); PyTorch's is its own process.
+// Benchmark: one training step (forward, BCE loss, backward, Adam) of FC-Siam-diff and of
+// siam-resnet18-diff on ONNX Runtime's CPU EP against PyTorch eager on the CPU with the same thread
+// count, measured in the same run (PyTorch from .venv-oracles, see scripts/oracles.sh). Prints ms
+// per step, the ratio and peak RSS.
+//   npm run bench -- train-step [batch=8] [size=256] [width=16] [steps=3] [threads=cores] [model=all]
+// model: fc-siam-diff, siam-resnet18-diff or all (each model in its own process, so that each
+// peak RSS is that model's). The peak RSS of ours covers both of its sessions (spinning and not,
+// one process); PyTorch's is its own process.
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as ort from 'onnxruntime-node';
@@ -14,6 +17,10 @@ import { TrainingSession, bceWithLogits, buildChangeModel } from '../kernel-lib/
 
 const [batch, size, width, steps] = [8, 256, 16, 3].map((d, i) => Number(process.argv[2 + i] ?? d));
 const threads = Number(process.argv[6] ?? os.availableParallelism());
+const which = process.argv[7] ?? 'all';
+const MODELS = ['fc-siam-diff', 'siam-resnet18-diff'] as const;
+type Kind = (typeof MODELS)[number];
+const kind = which as Kind;
 const root = path.resolve(__dirname, '..');
 const python = path.join(root, '.venv-oracles', 'bin', 'python');
 
@@ -24,7 +31,7 @@ const python = path.join(root, '.venv-oracles', 'bin', 'python');
  */
 async function ours(spin: boolean): Promise<{ msPerStep: number; buildMs: number; peakRssMb: number }> {
   const started = performance.now();
-  const model = buildChangeModel({ kind: 'fc-siam-diff', bands: 3, width, dropout: 0.2 }, { batch, height: size, width: size });
+  const model = buildChangeModel({ kind, bands: 3, width, dropout: 0.2 }, { batch, height: size, width: size });
   const target = model.graph.input('mask', [batch, 1, size, size]);
   const session = await TrainingSession.create({
     graph: model.graph,
@@ -56,7 +63,17 @@ async function ours(spin: boolean): Promise<{ msPerStep: number; buildMs: number
 }
 
 (async () => {
-  console.log(`FC-Siam-diff training step: batch ${batch} of 2x3x${size}x${size}, width ${width}, Adam, ${threads} threads, best of ${steps}`);
+  if (which === 'all') {
+    // One child process per model (same arguments), so that peak RSS is per model.
+    for (const m of MODELS) {
+      execFileSync(process.execPath, [...process.execArgv, __filename, ...[batch, size, width, steps, threads].map(String), m], { stdio: 'inherit' });
+    }
+    return;
+  }
+  if (!MODELS.includes(kind)) {
+    throw new Error(`model must be one of ${MODELS.join(', ')} or all, not ${which}`);
+  }
+  console.log(`${kind} training step: batch ${batch} of 2x3x${size}x${size}, width ${width}, Adam, ${threads} threads, best of ${steps}`);
   console.log(`  load average before: ${os.loadavg().map(v => v.toFixed(1)).join(' ')} on ${os.availableParallelism()} cores`);
   const spinning = await ours(true);
   console.log(`  ours, spinning      ${spinning.msPerStep.toFixed(0).padStart(8)} ms/step   peak RSS ${spinning.peakRssMb.toFixed(0)} MB   (graph build + session ${(spinning.buildMs / 1000).toFixed(1)} s)`);
@@ -67,7 +84,7 @@ async function ours(spin: boolean): Promise<{ msPerStep: number; buildMs: number
     return;
   }
   const script = path.join(root, 'test', 'kernel-lib', 'train', 'oracle', 'bench_step.py');
-  const out = execFileSync(python, [script, String(batch), String(size), String(width), String(steps), String(threads)], {
+  const out = execFileSync(python, [script, String(batch), String(size), String(width), String(steps), String(threads), kind], {
     cwd: path.dirname(script),
     encoding: 'utf8'
   });

@@ -14,7 +14,7 @@ describe('public API of the changelab kernel library', () => {
       'validate', 'validation'
     ]);
     expect(Object.keys(changelab.training).sort()).toEqual([
-      'APPLY_INPUT', 'BN_EPSILON', 'BN_MOMENTUM', 'CHECKPOINT_FORMAT', 'ChangeLoader', 'ChangeMetrics', 'ChangeTask',
+      'APPLY_INPUT', 'BN_EPSILON', 'BN_MOMENTUM', 'CHANGE_MODELS', 'CHECKPOINT_FORMAT', 'ChangeLoader', 'ChangeMetrics', 'ChangeTask',
       'CheckpointError', 'ChipFolderSource', 'DeviceUnavailableError', 'EarlyStopping', 'GRADIENT_RULES', 'Graph',
       'GraphError', 'IR_VERSION', 'LR_INPUT', 'LearningRateMonitor', 'LiveCurves', 'LocalRunner', 'MemoryChangeSource',
       'ModelCheckpoint', 'Node', 'OPSET', 'ProgressBar', 'RANDOM_PREFIX', 'STEP_INPUT', 'Tensor', 'Trainer',

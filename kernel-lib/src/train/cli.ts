@@ -11,7 +11,7 @@ export class TrainUsageError extends ChangelabError {}
 
 export const TRAIN_USAGE = `usage: changelab train <dataset folder> | --synthetic [options]
 
-  --model fc-siam-diff|fc-siam-conc|fc-ef   (default fc-siam-diff)
+  --model fc-siam-diff|fc-siam-conc|fc-ef|siam-resnet18-diff   (default fc-siam-diff)
   --epochs N (default 10)   --max-steps N   --batch-size N (default 8)
   --lr F   --optimizer adam|adamw|sgd   --loss bce|dice|bce+dice   --pos-weight F
   --schedule constant|cosine|step   --width N (default 16)   --dropout F
@@ -77,7 +77,7 @@ export async function trainCommand(args: string[]): Promise<number> {
   }
   const options: ITrainOptions = {
     dataset: v.synthetic ? { synthetic: true } : positionals[0],
-    model: oneOf('model', s('model'), ['fc-siam-diff', 'fc-siam-conc', 'fc-ef'] as const),
+    model: oneOf('model', s('model'), ['fc-siam-diff', 'fc-siam-conc', 'fc-ef', 'siam-resnet18-diff'] as const),
     epochs: int('epochs', s('epochs')),
     maxSteps: int('max-steps', s('max-steps')),
     batchSize: int('batch-size', s('batch-size')),

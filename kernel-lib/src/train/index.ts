@@ -10,7 +10,7 @@ export { emitOptimizerUpdate, stateNames, type OptimizerOptions, type ISgdOption
 export { buildTrainingStep, TrainingSession, TrainingRuntimeError, LR_INPUT, STEP_INPUT, type ITrainingStepOptions, type ITrainingStepModel, type ITrainingSessionOptions, type IStepResult, type BatchValue, type IBufferUpdate } from './step';
 export { defaultWeight, defaultBias, uniform, fanIn } from './init';
 export { ChangeMetrics, changeMetrics, type IConfusion, type IChangeMetricValues, type IMetricUpdateOptions } from './metrics';
-export { buildChangeModel, exportInference, parameterValues, type ChangeModelKind, type IChangeModel, type IChangeModelOptions, type IChangeModelInput } from './models/fc';
+export { buildChangeModel, exportInference, parameterValues, CHANGE_MODELS, type ChangeModelKind, type IChangeModel, type IChangeModelOptions, type IChangeModelInput } from './models/fc';
 export { BN_MOMENTUM, BN_EPSILON, type ModelMode } from './models/layers';
 export { Trainer, TrainerConfigError, taskFromCheckpoint, type ITrainerOptions, type ITrainerData, type IFitResult, type IPrediction, type FitStatus, type Accelerator, type Precision } from './trainer';
 export { ChangeTask, type IChangeTaskOptions, type ChangeTaskHparams, type IOptimizerConfig, type IStepOutputs, type Stage, type LossKind, type OptimizerKind } from './task';

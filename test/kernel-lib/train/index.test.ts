@@ -10,6 +10,7 @@ it('exports exactly the training API', () => {
       'APPLY_INPUT',
       'BN_EPSILON',
       'BN_MOMENTUM',
+      'CHANGE_MODELS',
       'CHECKPOINT_FORMAT',
       'ChangeLoader',
       'ChangeMetrics',

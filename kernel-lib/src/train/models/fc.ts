@@ -9,14 +9,22 @@ import { Graph, GraphError, Tensor, type TypedArray } from '../onnx/graph';
 import * as op from '../onnx/ops';
 import { type IBufferUpdate } from '../step';
 import { LayerContext, batchNorm2d, conv2d, convTranspose2d, dropout2d, type ModelMode } from './layers';
+import { buildSiamResNetDiff } from './resnet';
 
-export type ChangeModelKind = 'fc-ef' | 'fc-siam-conc' | 'fc-siam-diff';
+/**
+ * The FC networks of Daudt et al. 2018, and 'siam-resnet18-diff': a ResNet-18-style Siamese
+ * encoder with difference skips into a U-Net-style decoder (models/resnet.ts).
+ */
+export type ChangeModelKind = 'fc-ef' | 'fc-siam-conc' | 'fc-siam-diff' | 'siam-resnet18-diff';
+
+/** Every model buildChangeModel builds. */
+export const CHANGE_MODELS: readonly ChangeModelKind[] = ['fc-ef', 'fc-siam-conc', 'fc-siam-diff', 'siam-resnet18-diff'];
 
 export interface IChangeModelOptions {
   kind: ChangeModelKind;
   /** Bands per date (3 for RGB, 4 for RGBN). */
   bands?: number;
-  /** Channels of the first level; levels have width, 2, 4 and 8 times it (the paper: 16). */
+  /** Channels of the first level; levels have width, 2, 4 and 8 times it (FC paper: 16, ResNet-18: 64). */
   width?: number;
   /** Output channels: 1 gives the change logit (for bceWithLogits / diceLoss). */
   classes?: number;
@@ -53,8 +61,8 @@ const LEVELS = 4;
 
 export function resolveOptions(options: IChangeModelOptions): Required<IChangeModelOptions> {
   const resolved = { bands: 3, width: 16, classes: 1, dropout: 0.2, seed: 'changelab', ...options };
-  if (!['fc-ef', 'fc-siam-conc', 'fc-siam-diff'].includes(resolved.kind)) {
-    throw new GraphError(`unknown change model ${resolved.kind}`, { kind: resolved.kind });
+  if (!CHANGE_MODELS.includes(resolved.kind)) {
+    throw new GraphError(`unknown change model ${resolved.kind} (${CHANGE_MODELS.join(', ')})`, { kind: resolved.kind });
   }
   for (const key of ['bands', 'width', 'classes'] as const) {
     if (!Number.isInteger(resolved[key]) || resolved[key] < 1) {
@@ -65,7 +73,7 @@ export function resolveOptions(options: IChangeModelOptions): Required<IChangeMo
 }
 
 /**
- * Builds one of the FC networks into a new graph. Parameters get PyTorch's default initialisation
+ * Builds one of the change networks into a new graph ('siam-resnet18-diff': see models/resnet.ts). Parameters get PyTorch's default initialisation
  * (Conv2d / ConvTranspose2d weights and biases uniform in +-1/sqrt(fan_in), BatchNorm2d scale 1,
  * shift 0, running mean 0, running variance 1) unless `values` gives them by state_dict name.
  * H and W must be multiples of 16 (four 2x poolings), where the authors' replication padding is a no-op.
@@ -77,6 +85,9 @@ export function buildChangeModel(
   values?: Readonly<Record<string, TypedArray>>
 ): IChangeModel {
   const o = resolveOptions(options);
+  if (o.kind === 'siam-resnet18-diff') {
+    return buildSiamResNetDiff(o, input, mode, values);
+  }
   const factor = 2 ** LEVELS;
   if (input.height % factor !== 0 || input.width % factor !== 0) {
     throw new GraphError(`image size ${input.height}x${input.width} must be a multiple of ${factor}`, { ...input });
@@ -166,6 +177,6 @@ export function exportInference(
     outputs: { logits: model.logits },
     parameters: 'initializers',
     name: model.options.kind,
-    docString: `changelab ${model.options.kind} (Daudt et al. 2018), bands ${model.options.bands}, width ${model.options.width}`
+    docString: `changelab ${model.options.kind} (${model.options.kind === 'siam-resnet18-diff' ? 'ResNet-18-style Siamese encoder, difference skips' : 'Daudt et al. 2018'}), bands ${model.options.bands}, width ${model.options.width}`
   }).bytes;
 }

@@ -1,6 +1,7 @@
-"""PyTorch side of bench/train-step.ts: eager CPU training steps of FC-Siam-diff (Adam,
-BCEWithLogitsLoss) on random data; prints JSON {ms_per_step, peak_rss_mb, threads}.
-Usage: bench_step.py BATCH SIZE WIDTH STEPS THREADS"""
+"""PyTorch side of bench/train-step.ts: eager CPU training steps of FC-Siam-diff or
+siam-resnet18-diff (Adam, BCEWithLogitsLoss) on random data; prints JSON
+{ms_per_step, peak_rss_mb, threads}.
+Usage: bench_step.py BATCH SIZE WIDTH STEPS THREADS [MODEL]"""
 import json
 import resource
 import sys
@@ -9,11 +10,13 @@ import time
 import torch
 
 from fc_siam_diff import FCSiamDiff
+from siam_resnet import SiamResNet18Diff
 
 batch, size, width, steps, threads = (int(v) for v in sys.argv[1:6])
 torch.set_num_threads(threads)
 torch.manual_seed(0)
-model = FCSiamDiff(bands=3, width=width, classes=1, dropout=0.2).train()
+MODELS = {"fc-siam-diff": FCSiamDiff, "siam-resnet18-diff": SiamResNet18Diff}
+model = MODELS[sys.argv[6] if len(sys.argv) > 6 else "fc-siam-diff"](bands=3, width=width, classes=1, dropout=0.2).train()
 opt = torch.optim.Adam(model.parameters(), lr=1e-3)
 loss_fn = torch.nn.BCEWithLogitsLoss()
 before = torch.randn(batch, 3, size, size)
