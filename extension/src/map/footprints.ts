@@ -2,6 +2,12 @@
 // object per footprint, so 10,000 draw in one pass), and, when more than `clusterThreshold` are in
 // view, grid clusters with counts instead. Quarantined entries are drawn dashed in the warning
 // colour. A date filter (the time slider) narrows what is drawn; a click selects an image.
+//
+// Cost: every footprint is projected once (Web Mercator pixels at zoom 0, in a Float64Array) when
+// the data arrive; a redraw only scales and offsets those numbers. The canvas is a CPU-backed one
+// (`willReadFrequently`): with a GPU-backed 2D canvas, Chromium records the thousands of small
+// paths and rasterises them later in the GPU process, which under SwiftShader (and on weak GPUs)
+// held back the next frames for seconds after each redraw while the main thread looked idle.
 import * as L from 'leaflet';
 import type { IFootprintFeature } from './service';
 
@@ -30,6 +36,80 @@ interface IIndexed {
   bounds: L.LatLngBounds;
   centre: L.LatLng;
   date: string | null;
+  /** Web Mercator pixel bounds at zoom 0: min x, min y, max x, max y (y grows southwards). */
+  box: [number, number, number, number];
+  /** Centre, projected likewise. */
+  cx: number;
+  cy: number;
+  /** Each ring as x0, y0, x1, y1, ... projected likewise; empty for a point. */
+  rings: Float64Array[];
+  point: boolean;
+}
+
+/** The map's projection (the widget's maps use Leaflet's default, Web Mercator). */
+const CRS = L.CRS.EPSG3857;
+
+/** Leaflet's EPSG:3857 latLngToPoint at zoom 0 (256 pixels around), on plain numbers. */
+const MAX_LAT = 85.0511287798;
+function project(lon: number, lat: number): { x: number; y: number } {
+  const phi = (Math.max(-MAX_LAT, Math.min(MAX_LAT, lat)) * Math.PI) / 180;
+  const sin = Math.sin(phi);
+  return { x: 256 * (0.5 + lon / 360), y: 256 * (0.5 - Math.log((1 + sin) / (1 - sin)) / (4 * Math.PI)) };
+}
+
+/** Projects a footprint once, for all later redraws and clusterings. */
+function indexFeature(feature: IFootprintFeature): IIndexed | null {
+  const g = feature.geometry;
+  if (!g) {
+    return null;
+  }
+  const bounds = geometryBounds(g);
+  if (!bounds) {
+    return null;
+  }
+  const rings: Float64Array[] = [];
+  const polygons = g.type === 'Polygon' ? [g.coordinates] : g.type === 'MultiPolygon' ? g.coordinates : [];
+  for (const polygon of polygons) {
+    for (const ring of polygon) {
+      const xy = new Float64Array(ring.length * 2);
+      ring.forEach((position, k) => {
+        const p = project(position[0], position[1]);
+        xy[2 * k] = p.x;
+        xy[2 * k + 1] = p.y;
+      });
+      rings.push(xy);
+    }
+  }
+  const nw = project(bounds.getWest(), bounds.getNorth());
+  const se = project(bounds.getEast(), bounds.getSouth());
+  const centre = bounds.getCenter();
+  const c = project(centre.lng, centre.lat);
+  return {
+    feature,
+    bounds,
+    centre,
+    date: feature.properties.captureTime?.slice(0, 10) ?? null,
+    box: [nw.x, nw.y, se.x, se.y],
+    cx: c.x,
+    cy: c.y,
+    rings,
+    point: g.type === 'Point'
+  };
+}
+
+/** From zoom-0 projected pixels to a map's container pixels: x * scale - ox, y * scale - oy. */
+interface IScreen {
+  scale: number;
+  ox: number;
+  oy: number;
+}
+
+function screenOf(map: L.Map): IScreen {
+  const scale = CRS.scale(map.getZoom()) / CRS.scale(0);
+  // container = projected(zoom) - pixel origin + map pane position
+  const c = map.layerPointToContainerPoint([0, 0]);
+  const origin = map.getPixelOrigin();
+  return { scale, ox: origin.x - c.x, oy: origin.y - c.y };
 }
 
 /** A theme colour from JupyterLab's CSS variables (canvas drawing cannot read them itself). */
@@ -76,14 +156,10 @@ export class FootprintsLayer extends L.LayerGroup {
   setData(features: IFootprintFeature[]): void {
     this._items = [];
     for (const feature of features) {
-      if (!feature.geometry) {
-        continue;
+      const item = indexFeature(feature);
+      if (item) {
+        this._items.push(item);
       }
-      const bounds = geometryBounds(feature.geometry);
-      if (!bounds) {
-        continue;
-      }
-      this._items.push({ feature, bounds, centre: bounds.getCenter(), date: feature.properties.captureTime?.slice(0, 10) ?? null });
     }
     this._rebuild();
   }
@@ -108,6 +184,16 @@ export class FootprintsLayer extends L.LayerGroup {
       b.extend(i.bounds);
     }
     return b;
+  }
+
+  /** Resolves once the latest polygon redraw is on the canvas (drawing is sliced over tasks). */
+  whenDrawn(): Promise<void> {
+    return this._polygons.whenDrawn();
+  }
+
+  /** Milliseconds from the latest polygon redraw's start to its complete picture on the canvas. */
+  get lastCompleteMs(): number {
+    return this._polygons.lastCompleteMs;
   }
 
   select(id: number | null): void {
@@ -201,9 +287,11 @@ export class FootprintsLayer extends L.LayerGroup {
     if (!map) {
       return;
     }
-    const view = map.getBounds();
+    const { scale, ox, oy } = screenOf(map);
+    const size = map.getSize();
     const filtered = this._filtered();
-    const inView = filtered.filter(i => view.intersects(i.bounds));
+    // In view: the projected box overlaps the container (numbers only, no Leaflet objects).
+    const inView = filtered.filter(({ box }) => box[2] * scale - ox >= 0 && box[0] * scale - ox <= size.x && box[3] * scale - oy >= 0 && box[1] * scale - oy <= size.y);
     this.visibleCount = inView.length;
     const threshold = this._opts.clusterThreshold ?? 2000;
     if (this._clusters) {
@@ -228,8 +316,9 @@ export class FootprintsLayer extends L.LayerGroup {
   private _cluster(map: L.Map, items: IIndexed[]): L.LayerGroup {
     const cell = this._opts.clusterCell ?? 72;
     const cells = new Map<string, { n: number; bounds: L.LatLngBounds; x: number; y: number; quarantined: number }>();
+    const { scale, ox, oy } = screenOf(map);
     for (const item of items) {
-      const p = map.latLngToContainerPoint(item.centre);
+      const p = { x: item.cx * scale - ox, y: item.cy * scale - oy };
       const key = `${Math.floor(p.x / cell)},${Math.floor(p.y / cell)}`;
       const c = cells.get(key);
       if (c) {
@@ -305,11 +394,44 @@ function geometryBounds(geometry: IFootprintFeature['geometry']): L.LatLngBounds
 /**
  * All footprint polygons on one canvas, redrawn when the view settles; the canvas covers the
  * view plus half a view on each side, so panning shows them until the redraw.
+ *
+ * A redraw paints into a hidden back canvas in slices of `SLICE` footprints, one task each, and
+ * copies the finished picture onto the visible canvas in one step: the main thread is never held
+ * for the whole set (rasterising 10,000 small paths takes hundreds of milliseconds on a loaded
+ * CPU), and the old picture stays in place, moving with the map, until the new one is complete.
  */
+const SLICE = 1000;
+
+interface IDrawJob {
+  id: number;
+  /** Style runs in drawing order (selected last, on top). */
+  runs: { style: IPathStyle; items: IIndexed[] }[];
+  run: number;
+  next: number;
+  scale: number;
+  ox: number;
+  oy: number;
+  width: number;
+  height: number;
+  ratio: number;
+  topLeft: L.Point;
+  zoom: number;
+  started: number;
+}
+
 class FootprintCanvas extends L.Layer {
   private _canvas: HTMLCanvasElement | null = null;
+  private _context: CanvasRenderingContext2D | null = null;
+  private _back: HTMLCanvasElement | null = null;
+  private _backContext: CanvasRenderingContext2D | null = null;
   private _items: IIndexed[] = [];
-  private _frame = 0;
+  private _job: IDrawJob | null = null;
+  private _jobs = 0;
+  private _timer = 0;
+  private _shownZoom: number | null = null;
+  private _waiters: (() => void)[] = [];
+  /** Milliseconds from the latest redraw's start to its picture on the canvas (all slices). */
+  lastCompleteMs = 0;
 
   constructor(
     options: L.LayerOptions,
@@ -327,18 +449,28 @@ class FootprintCanvas extends L.Layer {
 
   override onAdd(map: L.Map): this {
     this._canvas = L.DomUtil.create('canvas', 'jp-changelab-map-footprints leaflet-zoom-hide');
+    // CPU-backed canvases: the paths rasterise in our own slices, instead of stalling the GPU
+    // process (and so the following frames) afterwards; see the note at the top.
+    this._context = this._canvas.getContext('2d', { willReadFrequently: true });
+    this._back = document.createElement('canvas');
+    this._backContext = this._back.getContext('2d', { willReadFrequently: true });
     this.getPane()!.appendChild(this._canvas);
     // The footprints layer calls setItems after each move; a resize or reset needs a redraw too.
     map.on('resize viewreset', this.redraw, this);
-    this._draw();
+    this.redraw();
     return this;
   }
 
   override onRemove(map: L.Map): this {
     map.off('resize viewreset', this.redraw, this);
-    cancelAnimationFrame(this._frame);
+    window.clearTimeout(this._timer);
+    this._job = null;
     this._canvas?.remove();
     this._canvas = null;
+    this._context = null;
+    this._back = null;
+    this._backContext = null;
+    this._settle();
     return this;
   }
 
@@ -347,107 +479,177 @@ class FootprintCanvas extends L.Layer {
     return this._canvas;
   }
 
-  redraw(): void {
-    if (this._map && this._canvas) {
-      // Draw now (the caller measures it), not on a later frame.
-      this._draw();
-    }
+  /** True while a redraw is still painting its slices. */
+  get drawing(): boolean {
+    return this._job !== null;
   }
 
-  private _draw(): void {
+  /** Resolves once the latest redraw is on the canvas. */
+  whenDrawn(): Promise<void> {
+    return this._job ? new Promise(resolve => this._waiters.push(resolve)) : Promise.resolve();
+  }
+
+  /** Starts a redraw for the current view; the first slice is painted now, the rest in later tasks. */
+  redraw(): void {
     const map = this._map;
-    const canvas = this._canvas;
-    if (!map || !canvas) {
+    const back = this._back;
+    const context = this._backContext;
+    if (!map || !back || !context || !this._canvas) {
       return;
     }
+    window.clearTimeout(this._timer);
+    const started = performance.now();
     const size = map.getSize();
     const pad = 0.5;
     const topLeft = map.containerPointToLayerPoint([-size.x * pad, -size.y * pad]);
     const width = Math.round(size.x * (1 + 2 * pad));
     const height = Math.round(size.y * (1 + 2 * pad));
     const ratio = window.devicePixelRatio || 1;
-    canvas.width = width * ratio;
-    canvas.height = height * ratio;
-    canvas.style.width = `${width}px`;
-    canvas.style.height = `${height}px`;
-    L.DomUtil.setPosition(canvas, topLeft);
-    const context = canvas.getContext('2d')!;
-    context.setTransform(ratio, 0, 0, ratio, 0, 0);
-    context.clearRect(0, 0, width, height);
-    const area = L.latLngBounds(
-      map.containerPointToLatLng([-size.x * pad, size.y * (1 + pad)]),
-      map.containerPointToLatLng([size.x * (1 + pad), -size.y * pad])
-    );
+    // Canvas pixel = zoom-0 projected pixel * scale - (ox, oy); the canvas starts pad views up-left.
+    const screen = screenOf(map);
+    const scale = screen.scale;
+    const ox = screen.ox - size.x * pad;
+    const oy = screen.oy - size.y * pad;
     // Group by style so the context changes state a few times, not once per footprint.
     const groups = new Map<string, { style: IPathStyle; items: IIndexed[] }>();
     for (const item of this._items) {
-      if (!area.intersects(item.bounds)) {
+      const b = item.box;
+      if (b[2] * scale - ox < 0 || b[0] * scale - ox > width || b[3] * scale - oy < 0 || b[1] * scale - oy > height) {
         continue;
       }
       const style = this._styleOf(item.feature);
-      const key = style.key;
-      const group = groups.get(key);
+      const group = groups.get(style.key);
       if (group) {
         group.items.push(item);
       } else {
-        groups.set(key, { style, items: [item] });
+        groups.set(style.key, { style, items: [item] });
       }
     }
-    const origin = map.getPixelOrigin();
+    // Resizing reallocates the bitmap: only when the size changed.
+    if (back.width !== Math.round(width * ratio) || back.height !== Math.round(height * ratio)) {
+      back.width = Math.round(width * ratio);
+      back.height = Math.round(height * ratio);
+    }
+    context.setTransform(ratio, 0, 0, ratio, 0, 0);
+    context.clearRect(0, 0, width, height);
     const zoom = map.getZoom();
-    const crs = map.options.crs!;
-    // Layer point = projected point at this zoom minus the pixel origin; minus topLeft for the canvas.
-    const dx = -origin.x - topLeft.x;
-    const dy = -origin.y - topLeft.y;
-    const toCanvas = (lon: number, lat: number): [number, number] => {
-      const p = crs.latLngToPoint(L.latLng(lat, lon), zoom);
-      return [p.x + dx, p.y + dy];
+    // A picture drawn at another zoom is at the wrong scale: hide it until the new one is ready.
+    if (this._shownZoom !== null && this._shownZoom !== zoom) {
+      this._canvas.style.visibility = 'hidden';
+    }
+    this._job = {
+      id: ++this._jobs,
+      runs: [...groups.values()].sort((a, b) => a.style.weight - b.style.weight),
+      run: 0,
+      next: 0,
+      scale,
+      ox,
+      oy,
+      width,
+      height,
+      ratio,
+      topLeft,
+      zoom,
+      started
     };
-    // Selected last, on top.
-    const ordered = [...groups.values()].sort((a, b) => a.style.weight - b.style.weight);
-    for (const { style, items } of ordered) {
-      context.beginPath();
-      for (const item of items) {
-        const g = item.feature.geometry!;
-        if (g.type === 'Point') {
-          const [x, y] = toCanvas(g.coordinates[0], g.coordinates[1]);
-          context.moveTo(x + 5, y);
-          context.arc(x, y, 5, 0, Math.PI * 2);
-          continue;
-        }
-        // Footprints smaller than a few pixels at this zoom are drawn as dots, so they stay findable.
-        const [ax, ay] = toCanvas(item.bounds.getWest(), item.bounds.getNorth());
-        const [bx, by] = toCanvas(item.bounds.getEast(), item.bounds.getSouth());
-        if (Math.abs(bx - ax) < 6 && Math.abs(by - ay) < 6) {
-          const cx = (ax + bx) / 2;
-          const cy = (ay + by) / 2;
-          context.moveTo(cx + 4, cy);
-          context.arc(cx, cy, 4, 0, Math.PI * 2);
-          continue;
-        }
-        const polygons = g.type === 'Polygon' ? [g.coordinates] : g.type === 'MultiPolygon' ? g.coordinates : [];
-        for (const rings of polygons) {
-          for (const ring of rings) {
-            ring.forEach((position, k) => {
-              const [x, y] = toCanvas(position[0], position[1]);
-              if (k === 0) {
-                context.moveTo(x, y);
-              } else {
-                context.lineTo(x, y);
-              }
-            });
-            context.closePath();
-          }
+    this._slice(this._job.id);
+  }
+
+  /** Paints the next slice of the job; schedules the one after, or shows the picture when done. */
+  private _slice(id: number): void {
+    const job = this._job;
+    const context = this._backContext;
+    if (!job || job.id !== id || !context) {
+      return;
+    }
+    let budget = SLICE;
+    while (budget > 0 && job.run < job.runs.length) {
+      const { style, items } = job.runs[job.run];
+      const end = Math.min(items.length, job.next + budget);
+      this._paint(context, style, items, job.next, end, job);
+      budget -= end - job.next;
+      job.next = end;
+      if (job.next >= items.length) {
+        job.run++;
+        job.next = 0;
+      }
+    }
+    if (job.run < job.runs.length) {
+      // Rasterise this slice now (a 1-pixel read flushes the recorded paths), then yield.
+      context.getImageData(0, 0, 1, 1);
+      this._timer = window.setTimeout(() => this._slice(id), 0);
+      return;
+    }
+    this._show(job);
+  }
+
+  private _paint(context: CanvasRenderingContext2D, style: IPathStyle, items: IIndexed[], from: number, to: number, job: IDrawJob): void {
+    const { scale, ox, oy } = job;
+    context.beginPath();
+    for (let i = from; i < to; i++) {
+      const item = items[i];
+      if (item.point) {
+        const x = item.cx * scale - ox;
+        const y = item.cy * scale - oy;
+        context.moveTo(x + 5, y);
+        context.arc(x, y, 5, 0, Math.PI * 2);
+        continue;
+      }
+      // Footprints smaller than a few pixels at this zoom are drawn as dots, so they stay findable.
+      const b = item.box;
+      if ((b[2] - b[0]) * scale < 6 && (b[3] - b[1]) * scale < 6) {
+        const x = item.cx * scale - ox;
+        const y = item.cy * scale - oy;
+        context.moveTo(x + 4, y);
+        context.arc(x, y, 4, 0, Math.PI * 2);
+        continue;
+      }
+      // No closePath(): GeoJSON rings end on their first position already, and Chromium's
+      // closePath() costs time in proportion to the whole path so far (10,000 rings: seconds).
+      for (const ring of item.rings) {
+        context.moveTo(ring[0] * scale - ox, ring[1] * scale - oy);
+        for (let k = 2; k < ring.length; k += 2) {
+          context.lineTo(ring[k] * scale - ox, ring[k + 1] * scale - oy);
         }
       }
-      context.globalAlpha = style.fillOpacity;
-      context.fillStyle = style.fillColor;
-      context.fill('evenodd');
-      context.globalAlpha = 1;
-      context.strokeStyle = style.color;
-      context.lineWidth = style.weight;
-      context.setLineDash(style.dash ?? []);
-      context.stroke();
     }
+    context.globalAlpha = style.fillOpacity;
+    context.fillStyle = style.fillColor;
+    context.fill('evenodd');
+    context.globalAlpha = 1;
+    context.strokeStyle = style.color;
+    context.lineWidth = style.weight;
+    context.setLineDash(style.dash ?? []);
+    context.stroke();
+  }
+
+  /** Copies the finished picture onto the visible canvas, at the view it was drawn for. */
+  private _show(job: IDrawJob): void {
+    const canvas = this._canvas;
+    const context = this._context;
+    const back = this._back;
+    this._job = null;
+    if (canvas && context && back) {
+      if (canvas.width !== back.width || canvas.height !== back.height) {
+        canvas.width = back.width;
+        canvas.height = back.height;
+        canvas.style.width = `${job.width}px`;
+        canvas.style.height = `${job.height}px`;
+      }
+      context.setTransform(1, 0, 0, 1, 0, 0);
+      context.clearRect(0, 0, canvas.width, canvas.height);
+      context.drawImage(back, 0, 0);
+      L.DomUtil.setPosition(canvas, job.topLeft);
+      canvas.style.visibility = '';
+      this._shownZoom = job.zoom;
+    }
+    this.lastCompleteMs = performance.now() - job.started;
+    this._settle();
+  }
+
+  private _settle(): void {
+    const waiters = this._waiters;
+    this._waiters = [];
+    waiters.forEach(resolve => resolve());
   }
 }
