@@ -5,7 +5,10 @@
 // ingest suite should judge (no georeference, unknown CRS, GPS out of range) return metadata
 // with those findings in `extra.problems`.
 import type { IByteSource, IImageMetadata } from '../types';
-import { fileByteSource, withBlockCache } from './byte-source';
+import { createHash } from 'node:crypto';
+
+import { StorageError } from '../../errors';
+import { cachedByteSource, fileByteSource, withBlockCache } from './byte-source';
 import { captureTimeOf } from './capture-time';
 import { sha256Of } from './checksum';
 import { resolveCrs } from './crs';
@@ -73,7 +76,20 @@ export async function extractMetadata(
     ...DEFAULT_EXTRACT_LIMITS,
     ...options.limits
   };
-  const cached = withBlockCache(source);
+  const hashed =
+    options.sha256 !== false && source.size <= (options.sha256MaxBytes ?? DEFAULT_SHA256_MAX);
+  // The checksum reads the whole object anyway: when it fits in one checksum chunk, read it in one
+  // request up front and parse the header from those bytes (one GET per object instead of two;
+  // memory stays within the chunk the streamed checksum holds).
+  const whole =
+    hashed && source.size <= WHOLE_READ_MAX_BYTES
+      ? await readWhole(source, options.signal)
+      : null;
+  const cached = whole
+    ? cachedByteSource(key, whole.length, async (offset, length) =>
+        whole.subarray(offset, offset + length)
+      )
+    : withBlockCache(source);
   const reader = new HeaderReader(
     cached,
     options.headerByteBudget ?? DEFAULT_HEADER_BUDGET,
@@ -148,10 +164,10 @@ export async function extractMetadata(
     footprintSource = 'exif-gps';
   }
 
-  const sha256 =
-    options.sha256 === false ||
-    source.size > (options.sha256MaxBytes ?? DEFAULT_SHA256_MAX)
-      ? null
+  const sha256 = !hashed
+    ? null
+    : whole
+      ? createHash('sha256').update(whole).digest('hex')
       : await sha256Of(cached, { signal: options.signal });
 
   return {
@@ -187,6 +203,24 @@ export async function extractMetadata(
       ...(problems.length ? { problems } : {})
     }
   };
+}
+
+/** Objects up to this size are read whole when their checksum is wanted (the checksum's chunk). */
+const WHOLE_READ_MAX_BYTES = 4 * 1024 * 1024;
+
+async function readWhole(
+  source: IByteSource,
+  signal?: AbortSignal
+): Promise<Uint8Array> {
+  signal?.throwIfAborted();
+  const bytes = await source.read(0, source.size);
+  if (bytes.length !== source.size) {
+    throw new StorageError(
+      `${source.key}: read ${bytes.length} bytes of a ${source.size}-byte object; was it replaced while being read?`,
+      { key: source.key, size: source.size, received: bytes.length }
+    );
+  }
+  return bytes;
 }
 
 /** Convenience for local files: key defaults to the path, ETag is weak (size + mtime). */

@@ -225,6 +225,24 @@ describe('sha256', () => {
     ).toBe(expected);
   });
 
+  it('reads an object that fits one checksum chunk in one request, with the same metadata and hash', async () => {
+    const small = writeGeoTiff(
+      { width: 300, height: 200, bands: 3, dataType: 'uint8', data: noise(300, 200, 3) },
+      { crs: { epsg: 5186 }, transform: [200000, 0.25, 0, 550000, 0, -0.25], compression: 'none' }
+    );
+    const store = new LocalObjectStore(tempDir('changelab-store-'));
+    const info = await store.put('small.tif', small);
+    const { store: counted, calls } = counting(store);
+    const hashed = await extractMetadata(objectByteSource(counted, info), info);
+    expect(calls).toEqual([{ offset: 0, length: small.length }]);
+    expect(hashed.sha256).toBe(createHash('sha256').update(small).digest('hex'));
+    // Without the checksum the header alone is read (one block), and everything else agrees.
+    const { store: counted2, calls: calls2 } = counting(store);
+    const plain = await extractMetadata(objectByteSource(counted2, info), info, { sha256: false });
+    expect(calls2).toEqual([{ offset: 0, length: Math.min(small.length, 64 * 1024) }]);
+    expect({ ...hashed, sha256: null }).toEqual(plain);
+  });
+
   it('is skipped above sha256MaxBytes, and when turned off', async () => {
     const source = await fileByteSource(bigPath);
     try {
