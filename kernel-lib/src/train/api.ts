@@ -23,6 +23,7 @@ export type TrainDataset = string | IDatasetRef | { train: IChangeSource; val?: 
 export interface ITrainOptions extends Omit<IChangeTaskOptions, 'schedule'> {
   /** A dataset folder (manifest.json), a checked-out dataset version, sources, or `{synthetic: true}`. */
   dataset: TrainDataset;
+  /** 'fc-siam-diff' (default), 'fc-siam-conc', 'fc-ef' or 'siam-resnet18-diff' (chips a multiple of 32). */
   model?: ChangeModelKind;
   /** Default 10. */
   epochs?: number;

@@ -22,7 +22,7 @@ export interface IChangeTaskOptions {
   model?: ChangeModelKind;
   /** Bands per date. Default 3. */
   bands?: number;
-  /** Width of the first level (the paper: 16). */
+  /** Width of the first level (FC paper: 16; ResNet-18: 64). Default 16. */
   width?: number;
   dropout?: number;
   /** Seeds the initial weights. Default 'changelab'. */
@@ -59,7 +59,7 @@ export interface IStepOutputs {
   count: number;
 }
 
-/** Change detection on bi-temporal chips: FC models, BCE / Dice losses, torchmetrics' change metrics. */
+/** Change detection on bi-temporal chips: FC models or siam-resnet18-diff, BCE / Dice losses, torchmetrics' change metrics. */
 export class ChangeTask {
   readonly hparams: ChangeTaskHparams;
   /** Trained values by parameter name (set by Trainer.fit or a checkpoint); empty: initial weights. */
