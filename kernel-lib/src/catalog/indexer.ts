@@ -14,7 +14,7 @@ import type { IQueryable } from '../db/database';
 import type { IObjectInfo } from '../objects/store';
 import { extractMetadata, objectByteSource } from './extract';
 import type { ICatalogSource } from './sources';
-import type { IImageMetadata } from './types';
+import type { Geometry4326, IImageMetadata } from './types';
 
 export type ExtractOptions = Parameters<typeof extractMetadata>[2];
 
@@ -293,8 +293,8 @@ const UPSERT_COLUMNS: [string, string][] = [
   ['transform', 'text'], // a float8[] literal per row: unnest would flatten a 2-D array
   ['gsd_x', 'numeric'],
   ['gsd_y', 'numeric'],
-  ['footprint', 'text'],
-  ['location', 'text'],
+  ['footprint', 'bytea'], // WKB: PostGIS parses GeoJSON ~100x slower (0.4 ms a 69-vertex footprint)
+  ['location', 'bytea'],
   ['centroid_lon', 'float8'],
   ['centroid_lat', 'float8'],
   ['capture_time', 'timestamptz'],
@@ -327,8 +327,8 @@ async function upsertImages(db: IQueryable, rows: ImageRowValues[]): Promise<(nu
        SELECT project, object_key, etag, version_id, size, modified_at, format, width, height, bands, data_type, nodata,
          compression, tiled, overviews, is_cog, crs_epsg, crs_wkt, transform::float8[], gsd_x, gsd_y,
          -- Valid by construction, so intersections in pairs.discover never fail on one bad ring.
-         ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_SetSRID(ST_GeomFromGeoJSON(footprint), 4326)), 3)),
-         ST_SetSRID(ST_GeomFromGeoJSON(location), 4326),
+         ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_GeomFromWKB(footprint, 4326)), 3)),
+         ST_GeomFromWKB(location, 4326),
          CASE WHEN centroid_lon IS NULL THEN NULL ELSE ST_SetSRID(ST_MakePoint(centroid_lon, centroid_lat), 4326) END,
          capture_time, capture_time_source, gps_lat, gps_lon, gps_alt, sha256, extra::jsonb
        FROM input
@@ -449,16 +449,57 @@ export async function upsertImage(
   return writer.submit(imageRowValues(project, key, info, m));
 }
 
+/** A geometry as little-endian ISO WKB (2-D), what ST_GeomFromWKB reads. */
+export function wkb(geometry: Geometry4326): Buffer {
+  const rings = (polygon: number[][][]) => 4 + polygon.reduce((n, ring) => n + 4 + 16 * ring.length, 0);
+  const size =
+    geometry.type === 'Point'
+      ? 21
+      : geometry.type === 'Polygon'
+        ? 5 + rings(geometry.coordinates)
+        : 9 + geometry.coordinates.reduce((n, polygon) => n + 5 + rings(polygon), 0);
+  const out = Buffer.alloc(size);
+  let at = 0;
+  const u8 = (v: number) => (at = out.writeUInt8(v, at));
+  const u32 = (v: number) => (at = out.writeUInt32LE(v, at));
+  const xy = (p: number[]) => {
+    at = out.writeDoubleLE(p[0], at);
+    at = out.writeDoubleLE(p[1], at);
+  };
+  const polygon = (coordinates: number[][][]) => {
+    u8(1);
+    u32(3);
+    u32(coordinates.length);
+    for (const ring of coordinates) {
+      u32(ring.length);
+      ring.forEach(xy);
+    }
+  };
+  if (geometry.type === 'Point') {
+    u8(1);
+    u32(1);
+    xy(geometry.coordinates);
+  } else if (geometry.type === 'Polygon') {
+    polygon(geometry.coordinates);
+  } else {
+    u8(1);
+    u32(6);
+    u32(geometry.coordinates.length);
+    geometry.coordinates.forEach(polygon);
+  }
+  return out;
+}
+
 function imageRowValues(project: string, key: string, info: IObjectInfo, m: IImageMetadata): ImageRowValues {
   // A GPS position off the Earth is kept in `extra` (the extractor lists it among the problems),
   // not in the gps columns.
   const gps = m.gps && Math.abs(m.gps.lat) <= 90 && Math.abs(m.gps.lon) <= 180 ? m.gps : null;
-  const footprint = m.footprint && m.footprint.type !== 'Point' ? JSON.stringify(m.footprint) : null;
+  const footprint = m.footprint && m.footprint.type !== 'Point' ? wkb(m.footprint) : null;
   const location =
     m.footprint?.type === 'Point'
-      ? JSON.stringify(m.footprint)
+      ? wkb(m.footprint)
       : !m.footprint && gps
-        ? JSON.stringify({ type: 'Point', coordinates: [gps.lon, gps.lat] })
+        ? wkb({ type: 'Point', coordinates: [gps.lon, gps.lat] })
         : null;
   return [
     project,

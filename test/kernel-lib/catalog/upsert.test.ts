@@ -105,6 +105,43 @@ describe.runIf(services)('batched image upserts (server PostgreSQL)', () => {
     expect(await live('versions/b.tif')).toHaveLength(1);
   });
 
+  it('stores footprints and locations exactly as extracted (sent as WKB)', async () => {
+    const split: IImageMetadata = {
+      ...image,
+      // An antimeridian-crossing footprint: two polygons, one with a hole.
+      footprint: {
+        type: 'MultiPolygon',
+        coordinates: [
+          [[[179.5, -17.25], [180, -17.25], [180, -16.75], [179.5, -16.75], [179.5, -17.25]]],
+          [
+            [[-180, -17.25], [-179.5, -17.25], [-179.5, -16.75], [-180, -16.75], [-180, -17.25]],
+            [[-179.9, -17.1], [-179.9, -16.9], [-179.6, -16.9], [-179.6, -17.1], [-179.9, -17.1]]
+          ]
+        ]
+      }
+    };
+    const still: IImageMetadata = { ...image, format: 'JPEG', footprint: { type: 'Point', coordinates: [127.123456789, 37.5] } };
+    await Promise.all([
+      upsertImage(w.db, project, 'geometry/split.tif', info('geometry/split.tif', 'e', 1), split),
+      upsertImage(w.db, project, 'geometry/polygon.tif', info('geometry/polygon.tif', 'e', 1), image),
+      upsertImage(w.db, project, 'geometry/still.jpg', info('geometry/still.jpg', 'e', 1), still)
+    ]);
+    const rows = await w.db.query<{ object_key: string; footprint: unknown; location: unknown }>(
+      `SELECT object_key, ST_AsGeoJSON(footprint, 15)::json AS footprint, ST_AsGeoJSON(location, 15)::json AS location
+       FROM image_metadata WHERE project = $1 AND object_key LIKE 'geometry/%' ORDER BY object_key`,
+      [project]
+    );
+    expect(rows).toEqual([
+      {
+        object_key: 'geometry/polygon.tif',
+        footprint: image.footprint!.type === 'Polygon' ? { type: 'MultiPolygon', coordinates: [image.footprint!.coordinates] } : image.footprint,
+        location: null
+      },
+      { object_key: 'geometry/split.tif', footprint: split.footprint, location: null },
+      { object_key: 'geometry/still.jpg', footprint: null, location: still.footprint }
+    ]);
+  });
+
   it('fails only the bad row of a batch; the rows written with it are kept', async () => {
     // A row the table refuses (width > 0 is checked): its statement fails.
     const broken: IImageMetadata = { ...image, width: 0 };
