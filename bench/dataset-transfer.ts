@@ -4,7 +4,7 @@
 // Pulls start from a fresh git clone with an empty cache (fetch + checkout, as a new machine would).
 //   npm run bench -- dataset-transfer [small=10000] [bigMB=200] [bigCount=20]
 //   DATASET_BENCH_ONLY=small|big picks one scenario; a count or size of 0 skips it;
-//   DATASET_BENCH_REPEAT=N runs N rounds (each: every tool pushes, then every tool pulls into a fresh clone);
+//   DATASET_BENCH_REPEAT=N runs N rounds (each: every tool pushes, then pulls into a fresh clone);
 //   DATASET_BENCH_JOBS=N sets ours' concurrent transfers (--jobs);
 //   DATASET_BENCH_BEFORE=/path/to/kernel-lib/lib/cli.js also runs another build of ours (e.g. the
 //   previous commit's) in the same run, for before/after numbers on the same load;
@@ -227,6 +227,8 @@ async function scenario(label: string, count: number, size: (i: number) => numbe
     for (let r = 1; r <= repeats; r++) {
       // Alternate who goes first, so neither always meets a warm (or a cold) page cache.
       const order = r % 2 ? tools : [...tools].reverse();
+      // Each tool pushes, then pulls into a fresh clone, then its objects are removed (MinIO's disk
+      // holds one tool's copy at a time).
       for (const tool of order) {
         const remote = `${tool.label}${r}`;
         const prefix = `${tool.label}-${r}`;
@@ -234,10 +236,6 @@ async function scenario(label: string, count: number, size: (i: number) => numbe
         const push = await measured(source, tool.push(source, remote));
         record(`push ${tool.label}`, push);
         console.log(`  #${r} push ${tool.label}: ${push.seconds.toFixed(2)} s, cpu ${push.cpu.toFixed(1)} s, minio cpu ${push.minioCpu.toFixed(1)} s, rss ${push.rssMiB.toFixed(0)} MiB (load ${loadAverage()})`);
-      }
-      for (const tool of order) {
-        const remote = `${tool.label}${r}`;
-        const prefix = `${tool.label}-${r}`;
         const clone = path.join(work, `clone-${tool.label}`);
         run(work, 'git', 'clone', '-q', source, clone);
         tool.setup(clone, remote, bucket, prefix);
@@ -249,7 +247,6 @@ async function scenario(label: string, count: number, size: (i: number) => numbe
         if (!ok) {
           throw new Error(`the folder ${tool.label} pulled differs from the source`);
         }
-        // What this round pushed is not needed any more (MinIO's disk holds one round at a time).
         await emptyPrefix(client, bucket, `${prefix}/`);
       }
     }

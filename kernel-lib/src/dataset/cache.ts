@@ -65,10 +65,29 @@ export class DvcCache {
     return fs.existsSync(this.path(oid));
   }
 
+  /** Folders known to exist (created or seen by this instance): one mkdir each, not one per file. */
+  private readonly made = new Set<string>();
+  private tempCount = 0;
+  private readonly tempTag = crypto.randomBytes(6).toString('hex');
+
+  /** Creates `dir` (and its parents) unless this instance already made or saw it. */
+  ensureDir(dir: string): void {
+    if (!this.made.has(dir)) {
+      fs.mkdirSync(dir, { recursive: true });
+      this.made.add(dir);
+    }
+  }
+
+  /** Forgets which folders exist (at the start of an operation: they may have been removed since). */
+  forgetDirs(): void {
+    this.made.clear();
+  }
+
   /** A fresh temporary path on the cache's filesystem, for a write that ends in `commitTemp`. */
   tempPath(): string {
-    fs.mkdirSync(this.tmpDir, { recursive: true });
-    return path.join(this.tmpDir, `${process.pid}-${crypto.randomBytes(8).toString('hex')}`);
+    this.ensureDir(this.tmpDir);
+    // The pid first: sweepTemps removes the files of processes that died.
+    return path.join(this.tmpDir, `${process.pid}-${this.tempTag}-${++this.tempCount}`);
   }
 
   /** Removes temporary files left by processes that died (their pid is the name's prefix). */
@@ -87,7 +106,7 @@ export class DvcCache {
   /** Moves a verified temporary file under its hash name, read-only. */
   commitTemp(tmp: string, oid: string): void {
     const dest = this.path(oid);
-    fs.mkdirSync(path.dirname(dest), { recursive: true });
+    this.ensureDir(path.dirname(dest));
     fs.chmodSync(tmp, READ_ONLY);
     fs.renameSync(tmp, dest);
   }

@@ -164,6 +164,8 @@ export class DatasetRepository {
     if (this.cacheInstance?.dir !== dir) {
       this.cacheInstance = new DvcCache(dir);
     }
+    // Each operation starts by asking for the cache: folders seen by an earlier one may be gone.
+    this.cacheInstance.forgetDirs();
     return this.cacheInstance;
   }
 
@@ -282,17 +284,21 @@ export class DatasetRepository {
     let bytes = 0;
     await forEachLimit(oids, jobs, async oid => {
       const tmp = cache.tempPath();
+      let committed = false;
       try {
         const { md5, size } = await remote.download(oid, tmp);
         if (md5 !== oid.replace(/\.dir$/, '')) {
           throw new StorageError(`object ${oid} on remote ${remote.name} is corrupt (its bytes hash to ${md5}); not used`, { oid, remote: remote.name });
         }
         cache.commitTemp(tmp, oid);
+        committed = true;
         this.verified.add(oid);
         bytes += size;
         onDone?.();
       } finally {
-        fs.rmSync(tmp, { force: true });
+        if (!committed) {
+          fs.rmSync(tmp, { force: true });
+        }
       }
     });
     return bytes;
@@ -723,8 +729,9 @@ export class DatasetRepository {
         for (const f of toDelete) {
           fs.rmSync(f.file, { force: true });
         }
+        const made = new Set<string>();
         await forEachLimit(toWrite, 8, async e => {
-          await this.writeFromCache(path.join(folder, ...e.relpath.split('/')), e.md5, remote.get, cache);
+          await this.writeFromCache(path.join(folder, ...e.relpath.split('/')), e.md5, remote.get, cache, made);
         });
         removeEmptyDirs(folder);
         if (tree.length === 0) {
@@ -741,10 +748,15 @@ export class DatasetRepository {
   }
 
   /** Copies a cache object to `dest` through a temporary file, checking its md5; refetches a corrupt one. */
-  private async writeFromCache(dest: string, md5: string, remote: () => IDvcRemote | undefined, cache: DvcCache): Promise<void> {
-    fs.mkdirSync(path.dirname(dest), { recursive: true });
+  private async writeFromCache(dest: string, md5: string, remote: () => IDvcRemote | undefined, cache: DvcCache, made: Set<string>): Promise<void> {
+    const dir = path.dirname(dest);
+    if (!made.has(dir)) {
+      fs.mkdirSync(dir, { recursive: true });
+      made.add(dir);
+    }
     for (let attempt = 0; ; attempt++) {
       const tmp = `${dest}.${process.pid}.changelab-tmp`;
+      let renamed = false;
       try {
         const source = cache.path(md5);
         let actual: string;
@@ -768,11 +780,14 @@ export class DatasetRepository {
         }
         if (actual === md5) {
           fs.renameSync(tmp, dest);
+          renamed = true;
           this.state.remember(dest, md5);
           return;
         }
       } finally {
-        fs.rmSync(tmp, { force: true });
+        if (!renamed) {
+          fs.rmSync(tmp, { force: true });
+        }
       }
       cache.remove(md5);
       this.verified.delete(md5);
