@@ -21,6 +21,11 @@ export interface IRowsTarget {
 export interface IRunOptions {
   /** GE's result_format. Default 'SUMMARY' (as GE's default). */
   resultFormat?: ResultFormat;
+  /**
+   * Tables on a PostgreSQL server: work_mem for the run's transaction (default '256MB', so
+   * unique expectations hash in memory; null keeps the server's setting).
+   */
+  workMem?: string | null;
 }
 
 function assemble(suite: ExpectationSuite, observations: Observation[], format: ResultFormat, meta: Record<string, unknown>): ValidationResult {
@@ -57,7 +62,7 @@ export function validateRows(suite: ExpectationSuite, target: IRowsTarget | Row[
 export async function validateTable(db: IQueryable, suite: ExpectationSuite, target: ISqlTarget, options: IRunOptions = {}): Promise<ValidationResult> {
   const format = options.resultFormat ?? 'SUMMARY';
   const snapshot = new Date();
-  const { observations, rowCount } = await observeTable(db, target, suite.expectations, format);
+  const { observations, rowCount } = await observeTable(db, target, suite.expectations, format, { workMem: options.workMem });
   return assemble(suite, observations, format, {
     target: target.table,
     target_kind: 'table',

@@ -1,7 +1,7 @@
 // The in-memory backend: evaluates a suite over an array of rows (a freshly extracted batch
 // before it is inserted, or any JS data). One pass per expectation; values are never copied.
 import { expectationDefinition, ignoreRowIf, valueKey } from './expectations';
-import { countValues, type Observation } from './result';
+import type { Observation } from './result';
 import type { IExpectationConfig, ResultFormat, Row } from './types';
 
 const isMissing = (v: unknown) => v === null || v === undefined || (typeof v === 'number' && Number.isNaN(v));
@@ -98,7 +98,6 @@ export function observeRows(config: IExpectationConfig, rows: Row[], columns: st
     const keep = format === 'COMPLETE' ? Infinity : format === 'BOOLEAN_ONLY' ? 0 : 20;
     const values: unknown[] = [];
     const indexes: number[] = [];
-    const unexpectedValues: unknown[] = [];
     let missing = 0;
     let unexpected = 0;
     const multi = cols.length > 1 || definition.multiColumn;
@@ -112,9 +111,6 @@ export function observeRows(config: IExpectationConfig, rows: Row[], columns: st
       if (values.length < keep) {
         values.push(v);
         indexes.push(i);
-      }
-      if (format === 'SUMMARY') {
-        unexpectedValues.push(multi ? JSON.stringify(v) : v);
       }
     };
     if (definition.kind === 'unique') {
@@ -152,8 +148,9 @@ export function observeRows(config: IExpectationConfig, rows: Row[], columns: st
         }
       });
     }
-    const counts = format === 'SUMMARY' ? countValues(unexpectedValues).map(c => ({ ...c, value: multi && typeof c.value === 'string' ? JSON.parse(c.value) : c.value })) : undefined;
-    return { kind: 'map', element: rows.length, missing, unexpected, values, indexes, counts };
+    // partial_unexpected_counts are GE's counts of the kept values (result.ts): the first 20 in
+    // SUMMARY, all of them in COMPLETE, as GE counts its unexpected_list.
+    return { kind: 'map', element: rows.length, missing, unexpected, values, indexes };
   } catch (error) {
     return { kind: 'error', message: (error as Error).message };
   }

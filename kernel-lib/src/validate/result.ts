@@ -50,7 +50,37 @@ export function mostlySuccess(considered: number, unexpected: number, mostly: nu
   return (considered - unexpected) / considered >= mostly;
 }
 
-/** GE's partial_unexpected_counts: most common first, ties by value. */
+/** Orders two values as Python's sort does for GE's (-count, value) key: numbers by value, text by code point. */
+function pythonOrder(a: unknown, b: unknown): number {
+  if (typeof a === 'number' && typeof b === 'number') {
+    return a - b;
+  }
+  if (a !== null && b !== null && typeof a === 'object' && typeof b === 'object' && !(a instanceof Date) && !(b instanceof Date)) {
+    // Multi-column values: GE counts them as tuples, compared item by item.
+    const x = Object.values(a);
+    const y = Object.values(b);
+    for (let i = 0; i < Math.min(x.length, y.length); i++) {
+      const c = pythonOrder(x[i], y[i]);
+      if (c !== 0) {
+        return c;
+      }
+    }
+    return x.length - y.length;
+  }
+  const s = [...String(a instanceof Date ? a.getTime() : a)].map(ch => ch.codePointAt(0)!);
+  const t = [...String(b instanceof Date ? b.getTime() : b)].map(ch => ch.codePointAt(0)!);
+  for (let i = 0; i < Math.min(s.length, t.length); i++) {
+    if (s[i] !== t[i]) {
+      return s[i] - t[i];
+    }
+  }
+  return s.length - t.length;
+}
+
+/**
+ * GE's partial_unexpected_counts of a list of unexpected values: Counter(values).most_common(limit)
+ * (ties kept in first-seen order), then sorted by count, most first, and by value.
+ */
 export function countValues(values: unknown[], limit = PARTIAL_COUNT): { value: unknown; count: number }[] {
   const counts = new Map<string, { value: unknown; count: number }>();
   for (const v of values) {
@@ -63,8 +93,9 @@ export function countValues(values: unknown[], limit = PARTIAL_COUNT): { value: 
     }
   }
   return [...counts.values()]
-    .sort((a, b) => b.count - a.count || (String(a.value) < String(b.value) ? -1 : String(a.value) > String(b.value) ? 1 : 0))
-    .slice(0, limit);
+    .sort((a, b) => b.count - a.count) // stable: ties stay in first-seen order, as most_common
+    .slice(0, limit)
+    .sort((a, b) => b.count - a.count || pythonOrder(a.value, b.value));
 }
 
 /** JSON-safe values: Dates as ISO strings, bigint as numbers. */

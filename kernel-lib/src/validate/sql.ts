@@ -2,6 +2,7 @@
 // PGlite), as one aggregate statement over the table — counts of missing and unexpected rows per
 // expectation, min / max / mean / median / stdev, duplicate counts — plus, only for expectations
 // that failed, small queries for a sample of the offending values. The table is never pulled.
+import type { QueryResultRow } from 'pg';
 import type { IQueryable } from '../db/database';
 import { NotFoundError } from '../errors';
 import { expectationDefinition, ignoreRowIf, sqlalchemyTypeName, quoteIdent, type IExpectationDefinition } from './expectations';
@@ -142,31 +143,96 @@ function duplicatesSql(p: IPlan, target: ISqlTarget): string {
            GROUP BY ${p.columns.join(', ')} HAVING count(*) > 1) dup)`;
 }
 
-/** The offending rows' values of one expectation, as SQL (a sample, or all for COMPLETE). */
+/**
+ * The offending rows' values of one expectation, as SQL (the first `limit`, or all for COMPLETE).
+ * GE's partial_unexpected_counts count these same values (the first 20 in SUMMARY, all in
+ * COMPLETE), so no further query is needed for them.
+ */
 function valuesSql(p: IPlan, target: ISqlTarget, limit: number | null): string {
   const lim = limit === null ? '' : ` LIMIT ${limit}`;
   if (p.definition.kind === 'unique') {
+    // As GE's SQL source: the duplicates in the order of a window partitioned by the values.
     const cols = p.columns.join(', ');
-    return `SELECT ${cols} FROM (SELECT ${cols}, count(*) OVER (PARTITION BY ${cols}) AS k FROM ${source(target)} ${andWhere(target, duplicateCandidates(p))}) s WHERE k > 1${lim}`;
+    return `SELECT ${cols} FROM (SELECT ${cols}, count(*) OVER (PARTITION BY ${cols}) AS changelab_n FROM ${source(target)} ${andWhere(target, duplicateCandidates(p))}) s WHERE changelab_n > 1${lim}`;
   }
   return `SELECT ${p.columns.join(', ')} FROM ${source(target)} ${andWhere(target, p.unexpected)}${lim}`;
 }
 
-function countsSql(p: IPlan, target: ISqlTarget): string {
-  const cols = p.columns.join(', ');
-  if (p.definition.kind === 'unique') {
-    return `SELECT ${cols}, count(*) AS k FROM ${source(target)} ${andWhere(target, duplicateCandidates(p))} GROUP BY ${cols} HAVING count(*) > 1 ORDER BY k DESC LIMIT ${PARTIAL_COUNT}`;
-  }
-  return `SELECT ${cols}, count(*) AS k FROM ${source(target)} ${andWhere(target, p.unexpected)} GROUP BY ${cols} ORDER BY k DESC LIMIT ${PARTIAL_COUNT}`;
+const toNumber = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+
+export interface IObserveOptions {
+  /**
+   * PostgreSQL's work_mem for the run (server databases only), so the duplicate count of a
+   * unique expectation hashes in memory instead of sorting on disk. Default '256MB'; null keeps
+   * the server's setting.
+   */
+  workMem?: string | null;
 }
 
-const toNumber = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+/** A database that can run a transaction on one connection (a `Database`). */
+interface ITransactional extends IQueryable {
+  kind?: 'embedded' | 'server';
+  transaction<T>(work: (tx: IQueryable) => Promise<T>): Promise<T>;
+}
+
+const transactional = (db: IQueryable): db is ITransactional => typeof (db as Partial<ITransactional>).transaction === 'function';
+
+const WORK_MEM = /^\d+\s*(kB|MB|GB)$/;
+
+/**
+ * Runs `work` in one read-only REPEATABLE READ transaction where the database offers one, so the
+ * aggregate statement and the sample queries see the same snapshot of the table; with work_mem
+ * raised for it on a server. Each statement runs under a savepoint, so one failed statement (a
+ * text bound on a number column) does not abort the others. Where `db` cannot (it is already a
+ * transaction's client), statements run as they are.
+ */
+async function inSnapshot<T>(db: IQueryable, options: IObserveOptions, work: (q: IQueryable) => Promise<T>): Promise<T> {
+  if (!transactional(db)) {
+    return work(db);
+  }
+  const workMem = options.workMem === undefined ? '256MB' : options.workMem;
+  if (workMem !== null && !WORK_MEM.test(workMem)) {
+    throw new TypeError(`workMem ${JSON.stringify(workMem)} is not a PostgreSQL memory size like '256MB'`);
+  }
+  return db.transaction(async tx => {
+    await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    if (workMem !== null && db.kind !== 'embedded') {
+      await tx.query(`SET LOCAL work_mem = '${workMem}'`);
+    }
+    let n = 0;
+    const guarded: IQueryable = {
+      query: async <R extends QueryResultRow>(sql: string, params?: unknown[]) => {
+        const name = `v${++n}`;
+        await tx.query(`SAVEPOINT ${name}`);
+        try {
+          const rows = await tx.query<R>(sql, params);
+          await tx.query(`RELEASE SAVEPOINT ${name}`);
+          return rows;
+        } catch (error) {
+          await tx.query(`ROLLBACK TO SAVEPOINT ${name}`);
+          throw error;
+        }
+      }
+    };
+    return work(guarded);
+  });
+}
 
 /**
  * Evaluates the expectations on the target in the database. Returns one observation per
  * expectation (in order) and the number of rows looked at.
  */
 export async function observeTable(
+  db: IQueryable,
+  target: ISqlTarget,
+  expectations: IExpectationConfig[],
+  format: ResultFormat,
+  options: IObserveOptions = {}
+): Promise<{ observations: Observation[]; rowCount: number; columns: ITableColumn[] }> {
+  return inSnapshot(db, options, q => observe(q, target, expectations, format));
+}
+
+async function observe(
   db: IQueryable,
   target: ISqlTarget,
   expectations: IExpectationConfig[],
@@ -217,7 +283,6 @@ export async function observeTable(
   }
   const rowCount = Number(row.n);
 
-  const fetches: Promise<void>[] = [];
   for (const p of plans) {
     if (observations[p.index]) {
       continue;
@@ -236,6 +301,8 @@ export async function observeTable(
     const missing = Number(a('m'));
     const obs: Observation = { kind: 'map', element: rowCount, missing, unexpected, values: [] };
     observations[p.index] = obs;
+    // Only failing expectations cost a second look at the table: their offending values (the
+    // first 20, or all for COMPLETE), which also give GE's partial_unexpected_counts.
     if (unexpected > 0 && format !== 'BOOLEAN_ONLY') {
       const multi = p.columns.length > 1 || p.definition.multiColumn === true;
       const names = p.definition.columns ? p.definition.columns(p.config.kwargs) : [p.config.kwargs.column as string];
@@ -243,20 +310,9 @@ export async function observeTable(
       const numeric = new Set(names.filter(n => /^(bigint|numeric)/.test(known.get(n)!.type)));
       const value = (n: string, v: unknown) => (v === null || v === undefined ? null : numeric.has(n) ? Number(v) : v);
       const shape = (r: Record<string, unknown>) => (multi ? Object.fromEntries(names.map(n => [n, value(n, r[n])])) : value(names[0], r[names[0]]));
-      fetches.push(
-        db.query<Record<string, unknown>>(valuesSql(p, target, format === 'COMPLETE' ? null : PARTIAL_COUNT), params).then(rows => {
-          obs.values = rows.map(shape);
-        })
-      );
-      if (format === 'SUMMARY' || format === 'COMPLETE') {
-        fetches.push(
-          db.query<Record<string, unknown>>(countsSql(p, target), params).then(rows => {
-            obs.counts = rows.map(r => ({ value: shape(r), count: Number(r.k) }));
-          })
-        );
-      }
+      const rows = await db.query<Record<string, unknown>>(valuesSql(p, target, format === 'COMPLETE' ? null : PARTIAL_COUNT), params);
+      obs.values = rows.map(shape);
     }
   }
-  await Promise.all(fetches);
   return { observations: observations as Observation[], rowCount, columns };
 }
