@@ -1,6 +1,7 @@
 // The "Map previews" side panel: the catalog's footprints on the changelab map, live from the
 // changelab service, with the time slider, image details, rasters drawn from the COGs, the swipe
-// between two dates, and the files in quarantine listed apart in the warning colour.
+// between two dates, the change maps (inference runs) over the view to add as layers, and the files
+// in quarantine listed apart in the warning colour.
 import type { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 import { mapsIcon } from './icons';
@@ -35,7 +36,7 @@ export class MapPreviewsPanel extends ChangelabPanel {
     this.body.node.querySelector('.jp-changelab-panel-empty')?.remove();
     this.map = new MapWidget({
       mode: 'panel',
-      spec: { layers: [], footprints: true, timeSlider: true, serviceUrl: this._serviceUrl }
+      spec: { layers: [], footprints: true, timeSlider: true, inferenceRuns: true, serviceUrl: this._serviceUrl }
     });
     this.addWidget(this.map);
     this._quarantine = document.createElement('details');

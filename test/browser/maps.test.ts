@@ -16,7 +16,10 @@ import { afterAll, beforeAll, describe, expect, it, type OnTestFailedHandler } f
 import { stopEmbeddedDatabase } from '../../kernel-lib/src/db/embedded';
 import { writeGeoTiffFile } from '../../kernel-lib/src/raster';
 import { writeSyntheticSet, type ISyntheticSetManifest } from '../../kernel-lib/src/synth';
+import { infer, type IInferenceResult } from '../../kernel-lib/src/infer';
+import { exportInference } from '../../kernel-lib/src/train/models/fc';
 import { connect } from '../../kernel-lib/src/workspace';
+import { MODEL_OPTIONS, testModelValues, writePairFiles } from '../kernel-lib/infer/fixtures';
 import { tempDir } from '../helpers';
 import { cleanUp, launchChromium, launchLab, NAVIGATION, SHOTS, stopLab, waitForLab, recordErrors, type ILabServer } from './lab-server';
 import { decodePng, meanDifference, type IPixels } from './png';
@@ -51,6 +54,9 @@ describe('Map previews and the changelab map, in Chromium', () => {
   let quarantined = 0;
   const ids = new Map<string, number>();
   let bigId = 0;
+  /** A change map of a small synthetic pair, by the real `infer`, for the change-layer test. */
+  let run: IInferenceResult;
+  const runPair = { before: 0, after: 0 };
   let lab: ILabServer | undefined;
   let browser: Browser | undefined;
   let page: Page;
@@ -110,6 +116,9 @@ describe('Map previews and the changelab map, in Chromium', () => {
         await w.objects.putFile(`flights/${f.path}`, path.join(fixtures, f.path));
       }
       await w.objects.putFile('large/big.tif', path.join(fixtures, 'big.tif'));
+      const pairFiles = writePairFiles(path.join(fixtures, 'change-pair'), 256, 'maps-change');
+      await w.objects.putFile('changes/before.tif', pairFiles.before);
+      await w.objects.putFile('changes/after.tif', pairFiles.after);
       const summary = await w.catalog.ingest('', { progress: false });
       expect(summary.failed).toBe(0);
       indexed = summary.indexed;
@@ -118,6 +127,14 @@ describe('Map previews and the changelab map, in Chromium', () => {
         ids.set(f.path, (await w.catalog.getByKey(`flights/${f.path}`)).id);
       }
       bigId = (await w.catalog.getByKey('large/big.tif')).id;
+      runPair.before = (await w.catalog.getByKey('changes/before.tif')).id;
+      runPair.after = (await w.catalog.getByKey('changes/after.tif')).id;
+      const model = path.join(fixtures, 'model.onnx');
+      fs.writeFileSync(model, exportInference(MODEL_OPTIONS, testModelValues(), { batch: 2, height: 128, width: 128 }));
+      run = await infer({ onnx: model, name: 'fc-siam-diff', version: '5' }, { before: 'changes/before.tif', after: 'changes/after.tif' }, {
+        workspace: w, tile: 128, overlap: 32, batch: 2, threshold: 0.45, progress: 'none'
+      });
+      expect(run.polygons).toBeGreaterThan(0);
     } finally {
       await w.close();
     }
@@ -393,6 +410,186 @@ describe('Map previews and the changelab map, in Chromium', () => {
     await page.keyboard.press('Home');
     await expect.poll(() => panel().locator('.jp-changelab-map-time-value').textContent()).toBe('all dates');
     expect(await withMap(m => m.footprints.visibleCount)).toBe(all);
+  });
+
+  it('adds a change map from the panel: probability COG and clickable change polygons over the before/after swipe', async ({ onTestFailed }) => {
+    keepFailureShot(onTestFailed, 'change-map');
+    await withMap(m => {
+      m.setSwipe({ enabled: false });
+      for (const l of [...m.layers]) {
+        if (l.kind === 'cog') {
+          m.removeLayer(l.id);
+        }
+      }
+    });
+    // Over the pair's scene, the panel lists the run.
+    const footprint = await withMap(async (m, id) => (await m.service.image(id)).footprint, runPair.before);
+    const ring = footprint.coordinates[0][0] as number[][];
+    const scene = [[Math.min(...ring.map(p => p[1])), Math.min(...ring.map(p => p[0]))], [Math.max(...ring.map(p => p[1])), Math.max(...ring.map(p => p[0]))]];
+    await withMap((m, b) => m.map.fitBounds(b, { animate: false }), scene);
+    const entry = panel().locator(`.jp-changelab-map-runs li[data-run-id="${run.runId}"]`);
+    await entry.waitFor({ timeout: 30_000 });
+    expect(await entry.innerText()).toContain(`fc-siam-diff 5`);
+    expect(await entry.innerText()).toContain(`${run.polygons} polygon`);
+    // Elsewhere it is not listed.
+    const loads = Number(await mapNode().getAttribute('data-runs-loaded'));
+    await withMap(m => m.map.setView([-30, -60], 10, { animate: false }));
+    await page.waitForFunction(n => Number((document.querySelector('#changelab-maps-panel .jp-changelab-map') as HTMLElement).dataset.runsLoaded) > n, loads, { timeout: 30_000 });
+    expect(await panel().locator('.jp-changelab-map-runs li[data-run-id]').count()).toBe(0);
+    await withMap((m, b) => m.map.fitBounds(b, { animate: false }), scene);
+    await entry.waitFor({ timeout: 30_000 });
+    // Show it: the pair under the swipe (earlier left), the probability map and the polygons on top.
+    await entry.getByRole('button', { name: /^Show change map of fc-siam-diff 5/ }).click();
+    const probabilityId = await page.waitForFunction(
+      () => {
+        const m = (document.querySelector('#changelab-maps-panel .jp-changelab-map') as any).changelabMap;
+        const p = m.layers.find((l: any) => l.id.endsWith('-probability'));
+        const g = m.layers.find((l: any) => l.id.endsWith('-polygons'));
+        return p && g && p.leaflet.info.renders > 0 && m.layers.filter((l: any) => l.kind === 'cog' && l.leaflet.info.renders > 0).length === 3 ? p.id : null;
+      },
+      null,
+      { timeout: 60_000 }
+    ).then(h => h.jsonValue() as Promise<string>);
+    const state = await withMap(m => ({
+      order: m.layers.map((l: any) => l.id),
+      swipe: m.swipe,
+      names: m.layers.map((l: any) => l.name),
+      error: m.layers.find((l: any) => l.id.endsWith('-probability')).leaflet.error
+    }));
+    expect(state.error).toBeNull();
+    const polygonsId = state.order.find((id: string) => id.endsWith('-polygons'))!;
+    expect(state.swipe).toMatchObject({ enabled: true, left: `image-${runPair.before}`, right: `image-${runPair.after}` });
+    // Layer list: polygons above the probability map, above the pair; each with the list's controls.
+    expect(state.order.indexOf(polygonsId)).toBeLessThan(state.order.indexOf(probabilityId));
+    expect(state.order.indexOf(probabilityId)).toBeLessThan(state.order.indexOf(`image-${runPair.before}`));
+    for (const id of [probabilityId, polygonsId]) {
+      const li = panel().locator(`li[data-layer-id="${id}"]`);
+      expect(await li.locator('input.jp-changelab-map-opacity').getAttribute('aria-label')).toMatch(/^Opacity of Change (probability|polygons) · fc-siam-diff 5$/);
+      expect(await li.locator('button[data-move="up"]').count()).toBe(1);
+    }
+    // The probability map draws: its canvas is not blank, and it changes the view's pixels.
+    const drawn = await withMap((m, id) => {
+      const canvas = m.layer(id).leaflet.canvas as HTMLCanvasElement;
+      const d = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
+      let opaque = 0;
+      const greys = new Set<number>();
+      for (let i = 0; i < d.length; i += 4) {
+        if (d[i + 3] === 255) {
+          opaque++;
+          greys.add(d[i]);
+        }
+      }
+      return { opaque, greys: greys.size, total: d.length / 4 };
+    }, probabilityId);
+    expect(drawn.opaque / drawn.total).toBeGreaterThan(0.2);
+    expect(drawn.greys).toBeGreaterThan(10); // probabilities vary over the scene
+    await withMap(m => m.setSwipe({ enabled: false }));
+    const withLayer = await viewportPixels();
+    await withMap((m, id) => m.setVisible(id, false), probabilityId);
+    const withoutLayer = await viewportPixels();
+    await withMap((m, id) => m.setVisible(id, true), probabilityId);
+    const middle = { x: Math.floor(withLayer.width * 0.4), y: Math.floor(withLayer.height * 0.4), w: Math.floor(withLayer.width * 0.2), h: Math.floor(withLayer.height * 0.2) };
+    expect(meanDifference(withLayer, withoutLayer, middle)).toBeGreaterThan(3);
+    // The polygons are the service's for the view, drawn as paths.
+    const count = await withMap(async (m, id) => {
+      const served = await m.service.runPolygons(m.layers.find((l: any) => l.id === id).leaflet.getLayers()[0].feature.properties.runId, { bbox: m.viewBBox() });
+      return { served: served.features.length, drawn: m.layer(id).leaflet.getLayers().length, paths: m.layer(id).pane.querySelectorAll('path.leaflet-interactive').length };
+    }, polygonsId);
+    expect(count.drawn).toBe(count.served);
+    expect(count.drawn).toBeGreaterThan(0);
+    expect(count.paths).toBe(count.drawn);
+    // Click a polygon: its details (area, mean probability, run, model) replace the panel's details.
+    await withMap(m => m.setSwipe({ enabled: true }));
+    const target = await withMap((m, id) => {
+      for (const layer of m.layer(id).leaflet.getLayers()) {
+        const path = layer._path as SVGPathElement;
+        const r = path.getBoundingClientRect();
+        for (let fy = 0.1; fy < 1; fy += 0.1) {
+          for (let fx = 0.1; fx < 1; fx += 0.1) {
+            const x = r.left + r.width * fx;
+            const y = r.top + r.height * fy;
+            if (document.elementFromPoint(x, y) === path) {
+              return { x, y, properties: layer.feature.properties };
+            }
+          }
+        }
+      }
+      return null;
+    }, polygonsId);
+    expect(target).not.toBeNull();
+    await page.mouse.click(target!.x, target!.y);
+    const details = panel().locator('.jp-changelab-map-details');
+    await expect.poll(() => details.locator('h3').textContent()).toBe('Change polygons · fc-siam-diff 5');
+    const terms = await details.locator('dt').allTextContents();
+    const values = await details.locator('dd').allTextContents();
+    const shown = Object.fromEntries(terms.map((t, i) => [t, values[i]]));
+    expect(shown).toEqual({
+      'area (m²)': String(target!.properties.areaM2),
+      'mean probability': String(target!.properties.meanProbability),
+      pixels: String(target!.properties.pixels),
+      run: run.runId,
+      model: 'fc-siam-diff',
+      'model version': '5'
+    });
+    // And these are the stored polygon's values (the run's polygons, as the library wrote them).
+    expect(Number(shown['area (m²)'])).toBeGreaterThan(0);
+    expect(Number(shown['mean probability'])).toBeGreaterThan(0.45);
+    expect(Number(shown['mean probability'])).toBeLessThanOrEqual(1);
+    await shot('maps-change-layers.png');
+    // Leave the map as the later tests expect it.
+    await withMap(m => {
+      m.setSwipe({ enabled: false });
+      for (const l of [...m.layers]) {
+        if (l.kind !== 'footprints') {
+          m.removeLayer(l.id);
+        }
+      }
+    });
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('selects by keyboard: Enter on the focused map selects the shape, else the footprints, under the centre mark', async ({ onTestFailed }) => {
+    keepFailureShot(onTestFailed, 'keyboard');
+    const before = set.files.find(f => f.role === 'before' && f.epsg === 5186)!;
+    const id = ids.get(before.path)!;
+    const leaflet = panel().locator('.jp-changelab-map-leaflet');
+    expect(await leaflet.getAttribute('aria-label')).toMatch(/Enter selects the images or shapes under the centre mark/);
+    // The centre on the image's footprint: Enter lists the images there (this one among them).
+    await withMap(async (m, imageId) => {
+      const image = await m.service.image(imageId);
+      const ring = image.footprint.coordinates[0][0];
+      const lats = ring.map((p: number[]) => p[1]);
+      const lngs = ring.map((p: number[]) => p[0]);
+      m.map.fitBounds([[Math.min(...lats), Math.min(...lngs)], [Math.max(...lats), Math.max(...lngs)]], { animate: false });
+      m.showDetails('nothing yet', {});
+    }, id);
+    await leaflet.focus();
+    await page.keyboard.press('Enter');
+    const details = panel().locator('.jp-changelab-map-details');
+    await expect.poll(() => details.locator(`article[data-image-id="${id}"]`).count()).toBe(1);
+    // A vector shape over the centre wins over the footprints under it.
+    await withMap(m => {
+      const c = m.map.getCenter();
+      const d = 0.0005;
+      m.addLayer({
+        id: 'keyboard-square', name: 'Keyboard square', kind: 'geojson',
+        data: { type: 'FeatureCollection', features: [{ type: 'Feature', properties: { label: 'under the centre' }, geometry: { type: 'Polygon', coordinates: [[[c.lng - d, c.lat - d], [c.lng + d, c.lat - d], [c.lng + d, c.lat + d], [c.lng - d, c.lat + d], [c.lng - d, c.lat - d]]] } }] }
+      }, { fit: false });
+    });
+    await leaflet.focus();
+    await page.keyboard.press('Enter');
+    await expect.poll(() => details.locator('h3').textContent()).toBe('Keyboard square');
+    expect(await details.locator('dd').allTextContents()).toEqual(['under the centre']);
+    // Panned off every image and shape: nothing is selected, and the status line says so.
+    const loads = Number(await mapNode().getAttribute('data-footprints-loaded'));
+    await withMap(m => m.map.setView([-30, -60], 12, { animate: false }));
+    // The footprints of the new view have arrived (their status line would replace the note).
+    await page.waitForFunction(n => Number((document.querySelector('#changelab-maps-panel .jp-changelab-map') as HTMLElement).dataset.footprintsLoaded) > n, loads, { timeout: 30_000 });
+    await leaflet.focus();
+    await page.keyboard.press('Enter');
+    await expect.poll(() => panel().locator('.jp-changelab-map-status').textContent()).toContain('nothing under the centre of the map');
+    expect(await details.locator('h3').textContent()).toBe('Keyboard square');
+    await withMap(m => m.removeLayer('keyboard-square'));
   });
 
   it('draws map() outputs of notebooks/maps.ipynb inline with the same widget, not the PNG fallback', async ({ onTestFailed }) => {

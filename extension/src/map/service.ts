@@ -1,7 +1,7 @@
 // The browser's client of the changelab service (`changelab serve`), reached through
 // jupyter-server-proxy at `<base_url>/changelab/` so that Jupyter's authentication guards it.
 // Only GETs; the auth cookie of the JupyterLab page goes along as for any same-origin request.
-import type { Geometry } from 'geojson';
+import type { FeatureCollection, Geometry } from 'geojson';
 
 /** A footprint feature as `/api/catalog/footprints` returns it. */
 export interface IFootprintFeature {
@@ -49,6 +49,24 @@ export interface ICatalogImage {
   overviews: number;
   isCog: boolean;
   [name: string]: unknown;
+}
+
+/** An inference run (change map) as `/api/inference/runs` returns it. */
+export interface IInferenceRun {
+  id: string;
+  model: { name: string; version: string; sha256: string };
+  before: { key: string; imageId: number | null; captureTime: string | null };
+  after: { key: string; imageId: number | null; captureTime: string | null };
+  epsg: number | null;
+  outputs: Record<string, string>;
+  /** Raster outputs: object key and the service path of their bytes. */
+  rasters: Partial<Record<'probability' | 'mask' | 'confusion', { key: string; data: string }>>;
+  metrics: Record<string, number> | null;
+  polygonCount: number | null;
+  changedPixels: number | null;
+  bounds: [[number, number], [number, number]] | null;
+  startedAt: string;
+  finishedAt: string;
 }
 
 export interface IQuarantineEntry {
@@ -146,6 +164,22 @@ export class CatalogService {
 
   async quarantine(): Promise<IQuarantineEntry[]> {
     return (await this.get<{ entries: IQuarantineEntry[] }>('api/catalog/quarantine', { limit: 200 })).entries;
+  }
+
+  /** Inference runs (change maps) of the project; with `bbox`, those over that view. */
+  async inferenceRuns(query: { bbox?: number[]; limit?: number }, signal?: AbortSignal): Promise<IInferenceRun[]> {
+    const body = await this.get<{ runs: IInferenceRun[] }>('api/inference/runs', { bbox: query.bbox?.map(v => v.toFixed(6)).join(','), limit: query.limit }, signal);
+    return body.runs;
+  }
+
+  /** A run's change polygons (EPSG:4326) over a view, largest first. */
+  runPolygons(id: string, query: { bbox?: number[]; limit?: number }, signal?: AbortSignal): Promise<FeatureCollection & { truncated?: boolean }> {
+    return this.get(`api/inference/runs/${encodeURIComponent(id)}/polygons`, { bbox: query.bbox?.map(v => v.toFixed(6)).join(','), limit: query.limit }, signal);
+  }
+
+  /** The absolute URL of a service path (with the project), e.g. a run's raster `data` path. */
+  urlOf(path: string): string {
+    return this.address(path);
   }
 
   /** The URL geotiff.js reads an image's bytes from, by HTTP range requests. */

@@ -36,6 +36,8 @@ export interface IMapLayerSpec {
   // geojson
   data?: FeatureCollection;
   style?: IVectorStyle;
+  /** Feature properties shown on a click, in order, with their labels (default: all, as named). */
+  labels?: Record<string, string>;
 }
 
 export interface IMapSpec {
@@ -48,6 +50,8 @@ export interface IMapSpec {
   timeSlider?: boolean;
   /** Draw the catalog's footprints for the view (needs the service). */
   footprints?: boolean;
+  /** List the inference runs (change maps) over the view, to add as layers (needs the service). */
+  inferenceRuns?: boolean;
   /** Default `<base_url>/changelab/`. */
   serviceUrl?: string;
   project?: string;

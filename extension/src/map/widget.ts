@@ -9,7 +9,7 @@ import { Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 import { CogLayer, decoderPool } from './cog';
 import { FootprintsLayer, themeColour } from './footprints';
-import { CatalogService, type IFootprintFeature } from './service';
+import { CatalogService, type IFootprintFeature, type IInferenceRun } from './service';
 import type { IMapLayerSpec, IMapSpec } from './spec';
 
 /** One layer as the layer list shows it. */
@@ -37,6 +37,29 @@ const el = <K extends keyof HTMLElementTagNameMap>(tag: K, className?: string, t
 };
 
 const day = (iso: string | null | undefined) => (iso ? iso.slice(0, 10) : null);
+
+/** Even-odd test of a point against a polygon's rings (outer and holes) of [lon, lat] positions. */
+function insideRings(rings: number[][][], x: number, y: number): boolean {
+  let inside = false;
+  for (const ring of rings) {
+    for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
+      const [xi, yi] = ring[i];
+      const [xj, yj] = ring[j];
+      if (yi > y !== yj > y && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) {
+        inside = !inside;
+      }
+    }
+  }
+  return inside;
+}
+
+/** Feature properties for the details box: with `labels`, only those, in that order, renamed. */
+function labelled(properties: Record<string, unknown>, labels?: Record<string, string>): Record<string, unknown> {
+  if (!labels) {
+    return properties;
+  }
+  return Object.fromEntries(Object.entries(labels).map(([key, label]) => [label, properties[key]]));
+}
 
 let mapCount = 0;
 
@@ -85,6 +108,14 @@ export class MapWidget extends Widget {
   private _serviceDates: string[] = [];
   private _uid = ++mapCount;
   private _fitted = false;
+  private _runsBox: HTMLDetailsElement | null = null;
+  private _runsList: HTMLUListElement | null = null;
+  private _runsFetch: AbortController | null = null;
+  private _runsTimer = 0;
+  /** Inference runs over the view (when the spec asks for them), newest first. */
+  runs: IInferenceRun[] = [];
+  /** Polygon layers of runs shown, refetched for the view after each move: layer id -> run id. */
+  private _runPolygons = new Map<string, string>();
 
   constructor(options: MapWidget.IOptions) {
     super();
@@ -141,7 +172,13 @@ export class MapWidget extends Widget {
     const mapBox = el('div', 'jp-changelab-map-viewport');
     this._mapNode = el('div', 'jp-changelab-map-leaflet');
     this._mapNode.setAttribute('role', 'application');
-    this._mapNode.setAttribute('aria-label', 'Map; arrow keys pan, plus and minus zoom');
+    this._mapNode.setAttribute('aria-label', 'Map; arrow keys pan, plus and minus zoom, Enter selects the images or shapes under the centre mark');
+    this._mapNode.addEventListener('keydown', event => {
+      if (event.key === 'Enter' && event.target === this._mapNode) {
+        event.preventDefault();
+        this.selectAtCentre();
+      }
+    });
     this._swipeBar = el('div', 'jp-changelab-map-swipe');
     this._swipeBar.tabIndex = 0;
     this._swipeBar.setAttribute('role', 'slider');
@@ -165,7 +202,20 @@ export class MapWidget extends Widget {
     this._details = el('section', 'jp-changelab-map-details');
     this._details.setAttribute('aria-label', 'Selected feature');
     this._details.setAttribute('aria-live', 'polite');
-    side.append(layersHeading, this._layerList, this._details);
+    side.append(layersHeading, this._layerList);
+    if (this._spec.inferenceRuns) {
+      // Change maps over the view: each can be added as layers (probability map and polygons).
+      const box = el('details', 'jp-changelab-map-runs');
+      box.open = true;
+      const summary = el('summary', undefined, 'Change maps in view');
+      const list = el('ul', 'jp-changelab-map-runs-list');
+      list.setAttribute('aria-label', 'Change maps (inference runs) over the visible area');
+      box.append(summary, list);
+      this._runsBox = box;
+      this._runsList = list;
+      side.append(box);
+    }
+    side.append(this._details);
     body.append(mapBox, side);
 
     this._status = el('div', 'jp-changelab-map-status');
@@ -196,7 +246,11 @@ export class MapWidget extends Widget {
     this.map = map;
     map.setView([36.5, 127.8], 7);
     map.on('move zoom resize', () => this._applySwipe());
-    map.on('moveend', () => this._scheduleFetch());
+    map.on('moveend', () => {
+      this._scheduleFetch();
+      this._scheduleRuns();
+      this._refreshRunPolygons();
+    });
     for (const spec of this._spec.layers) {
       this.addLayer(spec, { fit: false });
     }
@@ -211,6 +265,7 @@ export class MapWidget extends Widget {
     }
     this._refreshControls();
     this._scheduleFetch(0);
+    this._scheduleRuns(0);
   }
 
   protected override onResize(): void {
@@ -223,6 +278,8 @@ export class MapWidget extends Widget {
 
   override dispose(): void {
     this._fetch?.abort();
+    this._runsFetch?.abort();
+    window.clearTimeout(this._runsTimer);
     this.map?.remove();
     this.map = null;
     super.dispose();
@@ -299,7 +356,11 @@ export class MapWidget extends Widget {
         }),
         pointToLayer: (_f, latlng) => L.circleMarker(latlng, { radius: 5, pane: paneName }),
         onEachFeature: (feature: Feature, layer) => {
-          layer.on('click', () => this.showDetails(spec.name, (feature.properties ?? {}) as Record<string, unknown>));
+          layer.on('click', event => {
+            // This feature's details, not those of the footprints under it.
+            L.DomEvent.stopPropagation(event as L.LeafletMouseEvent);
+            this.showDetails(spec.name, labelled((feature.properties ?? {}) as Record<string, unknown>, spec.labels));
+          });
         }
       });
       leaflet = geo;
@@ -517,6 +578,173 @@ export class MapWidget extends Widget {
       },
       { fit: false }
     );
+  }
+
+  private _scheduleRuns(delay = 300): void {
+    if (!this._runsList) {
+      return;
+    }
+    window.clearTimeout(this._runsTimer);
+    this._runsTimer = window.setTimeout(() => void this._fetchRuns(), delay);
+  }
+
+  /** Lists the inference runs whose scene meets the view. */
+  private async _fetchRuns(): Promise<void> {
+    const list = this._runsList;
+    if (!this.map || !list || !this._runsBox) {
+      return;
+    }
+    this._runsFetch?.abort();
+    const abort = new AbortController();
+    this._runsFetch = abort;
+    try {
+      this.runs = await this.service.inferenceRuns({ bbox: this.viewBBox(), limit: 50 }, abort.signal);
+    } catch (error) {
+      if ((error as Error).name !== 'AbortError') {
+        list.replaceChildren(el('li', 'jp-changelab-map-runs-error', `cannot list change maps: ${(error as Error).message}`));
+      }
+      return;
+    }
+    this._runsBox.querySelector('summary')!.textContent = `Change maps in view (${this.runs.length})`;
+    list.replaceChildren(
+      ...this.runs.map(run => {
+        const li = el('li', 'jp-changelab-map-run');
+        li.dataset.runId = run.id;
+        const dates = `${day(run.before.captureTime) ?? run.before.key.split('/').pop()} → ${day(run.after.captureTime) ?? run.after.key.split('/').pop()}`;
+        const text = el('span', 'jp-changelab-map-run-label', `${run.model.name} ${run.model.version}: ${dates}, ${run.polygonCount ?? 0} polygon${run.polygonCount === 1 ? '' : 's'}`);
+        text.title = `run ${run.id}, before ${run.before.key}, after ${run.after.key}`;
+        const button = el('button', 'jp-Button jp-mod-styled jp-changelab-map-run-show', 'Show');
+        button.setAttribute('aria-label', `Show change map of ${run.model.name} ${run.model.version}, ${dates}, on the map`);
+        button.addEventListener('click', () => {
+          void this.showInferenceRun(run).catch(error => this._statusLine(`cannot show change map ${run.id}: ${(error as Error).message}`));
+        });
+        li.append(text, button);
+        return li;
+      })
+    );
+    if (!this.runs.length) {
+      list.replaceChildren(el('li', 'jp-changelab-map-runs-empty', 'No change maps over this area.'));
+    }
+    this.node.dataset.runsLoaded = String(Number(this.node.dataset.runsLoaded ?? 0) + 1);
+    this.changed.emit();
+  }
+
+  /**
+   * Adds a change map as layers over the before/after swipe: the pair's images (when they are in
+   * the catalog), the change-probability COG and the change polygons of the view (clickable).
+   */
+  async showInferenceRun(run: IInferenceRun): Promise<{ probability: IMapLayer | null; polygons: IMapLayer }> {
+    const map = this.map;
+    if (!map) {
+      throw new Error('the map is not shown yet');
+    }
+    const key = run.id.replace(/[^\w-]/g, '_');
+    const label = `${run.model.name} ${run.model.version}`;
+    if (run.bounds) {
+      map.fitBounds(run.bounds, { padding: [8, 8], animate: false });
+    }
+    const pair: string[] = [];
+    for (const id of [run.before.imageId, run.after.imageId]) {
+      if (id !== null) {
+        pair.push((await this.showImage(id)).id);
+      }
+    }
+    let probability: IMapLayer | null = this.layer(`run-${key}-probability`) ?? null;
+    const raster = run.rasters.probability;
+    if (!probability && raster) {
+      probability = this.addLayer(
+        {
+          id: `run-${key}-probability`,
+          name: `Change probability · ${label}`,
+          kind: 'cog',
+          url: this.service.urlOf(raster.data),
+          crs: { epsg: run.epsg },
+          bands: [0],
+          stretch: 'none',
+          opacity: 0.6,
+          bounds: run.bounds ?? undefined
+        },
+        { fit: false }
+      );
+    } else if (probability) {
+      this.setVisible(probability.id, true);
+    }
+    let polygons = this.layer(`run-${key}-polygons`);
+    if (!polygons) {
+      const data = await this.service.runPolygons(run.id, { bbox: this.viewBBox() });
+      polygons = this.addLayer(
+        {
+          id: `run-${key}-polygons`,
+          name: `Change polygons · ${label}`,
+          kind: 'geojson',
+          data,
+          style: { color: themeColour(this.node, '--jp-error-color1', '#d32f2f'), weight: 2, fillOpacity: 0.25 },
+          labels: { areaM2: 'area (m²)', meanProbability: 'mean probability', pixels: 'pixels', runId: 'run', model: 'model', modelVersion: 'model version' }
+        },
+        { fit: false }
+      );
+      this._runPolygons.set(polygons.id, run.id);
+    } else {
+      this.setVisible(polygons.id, true);
+    }
+    if (pair.length === 2) {
+      this.setSwipe({ enabled: true, left: pair[0], right: pair[1] });
+    }
+    this.changed.emit();
+    return { probability, polygons };
+  }
+
+  /** Refetches the polygons of the runs shown for the new view. */
+  private _refreshRunPolygons(): void {
+    for (const [layerId, runId] of this._runPolygons) {
+      const layer = this.layer(layerId);
+      if (!layer) {
+        this._runPolygons.delete(layerId);
+        continue;
+      }
+      void this.service
+        .runPolygons(runId, { bbox: this.viewBBox() })
+        .then(data => {
+          const geo = layer.leaflet as L.GeoJSON;
+          geo.clearLayers();
+          geo.addData(data);
+          this.changed.emit();
+        })
+        .catch(error => this._statusLine(`cannot load change polygons: ${(error as Error).message}`));
+    }
+  }
+
+  /**
+   * Keyboard selection: what lies under the centre of the view (marked while the map has focus):
+   * the topmost visible vector shape there, else the catalog footprints there. Returns what was
+   * selected, and says so in the status line when nothing is there.
+   */
+  selectAtCentre(): 'shape' | 'footprints' | null {
+    const map = this.map;
+    if (!map) {
+      return null;
+    }
+    const centre = map.getCenter();
+    for (const layer of this.layers) {
+      if (!layer.visible || !(layer.leaflet instanceof L.GeoJSON)) {
+        continue;
+      }
+      for (const shape of layer.leaflet.getLayers() as (L.Layer & { feature?: Feature })[]) {
+        const g = shape.feature?.geometry;
+        const polygons = g?.type === 'Polygon' ? [g.coordinates] : g?.type === 'MultiPolygon' ? g.coordinates : [];
+        if (polygons.some(rings => insideRings(rings, centre.lng, centre.lat))) {
+          shape.fire('click', { latlng: centre, originalEvent: new MouseEvent('click') });
+          return 'shape';
+        }
+      }
+    }
+    const hits = this.footprints && this.layer('footprints')?.visible ? this.footprints.hitsAt(centre) : [];
+    if (hits.length) {
+      this.selectFootprints(hits);
+      return 'footprints';
+    }
+    this._statusLine('nothing under the centre of the map');
+    return null;
   }
 
   showDetails(title: string, properties: Record<string, unknown>): void {
