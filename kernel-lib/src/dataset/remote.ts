@@ -178,9 +178,13 @@ export class S3Remote implements IDvcRemote {
     readonly budget: ByteBudget,
     concurrency: number
   ) {
-    const u = new URL(url);
-    this.bucket = u.hostname;
-    this.prefix = u.pathname.replace(/^\/+|\/+$/g, '');
+    // Taken from the string as DVC does (no URL parsing: a space, '%' or 'é' in the prefix stays itself).
+    const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(url);
+    if (!m) {
+      throw new ConfigError(`DVC remote "${name}" has an S3 URL without a bucket: ${url}`, { remote: name });
+    }
+    this.bucket = m[1];
+    this.prefix = m[2].replace(/^\/+|\/+$/g, '');
     const endpoint = new URL(settings.endpointurl ?? 'https://s3.amazonaws.com');
     const accessKey = settings.access_key_id ?? process.env.AWS_ACCESS_KEY_ID;
     const secretKey = settings.secret_access_key ?? process.env.AWS_SECRET_ACCESS_KEY;
@@ -219,7 +223,8 @@ export class S3Remote implements IDvcRemote {
 
   private translate(cause: unknown, what: string, oid?: string): Error {
     const code = (cause as { code?: string }).code ?? '';
-    const message = `${what} (remote ${this.name}, ${this.url}): ${(cause as Error).message}`;
+    const reason = (cause as Error).message;
+    const message = `${what} (remote ${this.name}, ${this.url}): ${reason}${code && !reason.includes(code) ? ` (${code})` : ''}`;
     if (code === 'NoSuchKey' || code === 'NotFound') {
       return new NotFoundError(message, { oid, remote: this.name }, { cause });
     }
