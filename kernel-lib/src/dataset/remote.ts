@@ -1,8 +1,9 @@
 // DVC remotes: an S3 API (MinIO, AWS, SeaweedFS; `s3://bucket/prefix` + `endpointurl`) or a local
 // folder, both in DVC 3's layout `<url>/files/md5/xx/rest`. An object only ever appears whole: a
-// single PUT (with Content-MD5) or a multipart upload that is completed only after every byte was
-// read and hashed to the expected md5 (aborted otherwise); a local remote writes a temporary file
-// and renames it. Transient errors are retried with backoff.
+// single PUT (with Content-MD5) or a multipart upload (each part with its CRC-32) that is completed
+// only after every byte was read and hashed to the expected md5 (aborted otherwise); a local remote
+// writes a temporary file and renames it. Transient errors are retried with backoff. Object
+// requests go through the lean SigV4 layer in s3-http.ts; listing and bucket creation through minio-js.
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as http from 'http';
