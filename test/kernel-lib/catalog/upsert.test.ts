@@ -3,9 +3,9 @@
 // versions retired, quarantine resolved, and one bad row failing alone instead of its whole batch.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cachedByteSource, extractMetadata } from '../../../kernel-lib/src/catalog/extract';
-import { quarantine, upsertImage } from '../../../kernel-lib/src/catalog/indexer';
-import type { IImageMetadata } from '../../../kernel-lib/src/catalog/types';
-import { generatePair } from '../../../kernel-lib/src/synth';
+import { isSimpleFootprint, quarantine, upsertImage, wkb } from '../../../kernel-lib/src/catalog/indexer';
+import type { Geometry4326, IImageMetadata } from '../../../kernel-lib/src/catalog/types';
+import { createRandom, generatePair } from '../../../kernel-lib/src/synth';
 import type { IObjectInfo } from '../../../kernel-lib/src/objects/store';
 import type { Workspace } from '../../../kernel-lib/src/workspace';
 import { serverWorkspace, testServices } from '../../helpers';
@@ -140,6 +140,33 @@ describe.runIf(services)('batched image upserts (server PostgreSQL)', () => {
       { object_key: 'geometry/split.tif', footprint: split.footprint, location: null },
       { object_key: 'geometry/still.jpg', footprint: null, location: still.footprint }
     ]);
+  });
+
+  it('skips ST_MakeValid only for footprints PostGIS itself finds valid (random rings as the oracle)', async () => {
+    // The extractor's own footprints are vouched for (else nothing is saved).
+    expect(isSimpleFootprint(image.footprint!)).toBe(true);
+    const random = createRandom('simple-footprints');
+    const rings: number[][][] = [];
+    for (let i = 0; i < 400; i++) {
+      const n = 3 + Math.floor(random.range(0, 6));
+      const ring = Array.from({ length: n }, () => [Math.round(random.range(0, 4)) / 2, Math.round(random.range(0, 4)) / 2]);
+      rings.push([...ring, ring[0]]);
+    }
+    const geometries: Geometry4326[] = rings.map(ring => ({ type: 'Polygon', coordinates: [ring] }));
+    const vouched = geometries.filter(g => isSimpleFootprint(g));
+    expect(vouched.length).toBeGreaterThan(10);
+    const rows = await w.db.query<{ valid: boolean }>(`SELECT ST_IsValid(ST_GeomFromWKB(g, 4326)) AS valid FROM unnest($1::bytea[]) g`, [
+      vouched.map(wkb)
+    ]);
+    expect(rows.every(r => r.valid)).toBe(true);
+    // And a bow-tie written through the upsert comes out repaired.
+    const bowTie: IImageMetadata = { ...image, footprint: { type: 'Polygon', coordinates: [[[127, 37], [127.1, 37.1], [127.1, 37], [127, 37.1], [127, 37]]] } };
+    await upsertImage(w.db, project, 'geometry/bow-tie.tif', info('geometry/bow-tie.tif', 'e', 1), bowTie);
+    const [row] = await w.db.query<{ valid: boolean; parts: number }>(
+      `SELECT ST_IsValid(footprint) AS valid, ST_NumGeometries(footprint) AS parts FROM image_metadata WHERE project = $1 AND object_key = $2`,
+      [project, 'geometry/bow-tie.tif']
+    );
+    expect(row).toEqual({ valid: true, parts: 2 });
   });
 
   it('fails only the bad row of a batch; the rows written with it are kept', async () => {
