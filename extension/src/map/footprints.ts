@@ -395,12 +395,13 @@ function geometryBounds(geometry: IFootprintFeature['geometry']): L.LatLngBounds
  * All footprint polygons on one canvas, redrawn when the view settles; the canvas covers the
  * view plus half a view on each side, so panning shows them until the redraw.
  *
- * A redraw paints into a hidden back canvas in slices of `SLICE` footprints, one task each, and
+ * A redraw paints into a hidden back canvas in slices of `SLICE` footprints, one task each (a
+ * small set at once, in the call), and
  * copies the finished picture onto the visible canvas in one step: the main thread is never held
  * for the whole set (rasterising 10,000 small paths takes hundreds of milliseconds on a loaded
  * CPU), and the old picture stays in place, moving with the map, until the new one is complete.
  */
-const SLICE = 1000;
+const SLICE = 500;
 
 interface IDrawJob {
   id: number;
@@ -489,7 +490,7 @@ class FootprintCanvas extends L.Layer {
     return this._job ? new Promise(resolve => this._waiters.push(resolve)) : Promise.resolve();
   }
 
-  /** Starts a redraw for the current view; the first slice is painted now, the rest in later tasks. */
+  /** Starts a redraw for the current view: painted now when it fits one slice, else slice by slice in later tasks. */
   redraw(): void {
     const map = this._map;
     const back = this._back;
@@ -552,7 +553,13 @@ class FootprintCanvas extends L.Layer {
       zoom,
       started
     };
-    this._slice(this._job.id);
+    const id = this._job.id;
+    const count = this._job.runs.reduce((n, r) => n + r.items.length, 0);
+    if (count <= SLICE) {
+      this._slice(id);
+    } else {
+      this._timer = window.setTimeout(() => this._slice(id), 0);
+    }
   }
 
   /** Paints the next slice of the job; schedules the one after, or shows the picture when done. */
