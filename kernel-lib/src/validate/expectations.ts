@@ -184,9 +184,17 @@ export const valueKey = (v: unknown): string =>
 
 /** Length in characters (code points), as Python's len() and PostgreSQL's char_length(). */
 export const charLength = (s: string) => {
-  let n = 0;
-  for (const _ of s) {
-    n++;
+  // As iterating the string: a surrogate pair is one character, a lone surrogate one too.
+  let n = s.length;
+  for (let i = 0; i < s.length - 1; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n--;
+        i++;
+      }
+    }
   }
   return n;
 };

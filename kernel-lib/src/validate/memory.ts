@@ -107,46 +107,78 @@ export function observeRows(config: IExpectationConfig, rows: Row[], columns: st
     const shown = (vals: unknown[]) => (multi ? Object.fromEntries(cols.map((c, j) => [c, vals[j] ?? null])) : vals[0] ?? null);
     const note = (vals: unknown[], i: number) => {
       unexpected++;
-      const v = shown(vals);
       if (values.length < keep) {
-        values.push(v);
+        values.push(shown(vals));
         indexes.push(i);
       }
     };
     if (definition.kind === 'unique') {
-      const key = (vals: unknown[]) => vals.map(v => (isMissing(v) ? 'null' : valueKey(v))).join('\u0000');
-      const seen = new Map<string, number>();
-      const rowValues = rows.map(r => cols.map(c => r[c]));
-      for (const vals of rowValues) {
-        if (!rowMissing(vals)) {
-          const k = key(vals);
-          seen.set(k, (seen.get(k) ?? 0) + 1);
+      // One key per row, computed once. A primitive value is its own Map key (Map's SameValueZero
+      // tells 1 from '1' and true from 'true', as valueKey does); Dates, objects and compound
+      // rows use valueKey's text, in a map of their own so the two kinds never meet.
+      const primitive = (v: unknown) => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint';
+      const joined = (vals: unknown[]) => vals.map(v => (isMissing(v) ? 'null' : valueKey(v))).join('\u0000');
+      const keys: unknown[] = new Array(rows.length);
+      const isText: boolean[] = new Array(rows.length);
+      const counts = new Map<unknown, number>();
+      const textCounts = new Map<string, number>();
+      const one = [undefined as unknown];
+      const rowVals = (row: Row) => {
+        if (multi) {
+          return cols.map(c => row[c]);
+        }
+        one[0] = row[cols[0]];
+        return one;
+      };
+      for (let i = 0; i < rows.length; i++) {
+        const vals = rowVals(rows[i]);
+        if (rowMissing(vals)) {
+          keys[i] = undefined;
+          continue;
+        }
+        if (!multi && primitive(vals[0])) {
+          keys[i] = vals[0];
+          isText[i] = false;
+          counts.set(vals[0], (counts.get(vals[0]) ?? 0) + 1);
+        } else {
+          const k = joined(vals);
+          keys[i] = k;
+          isText[i] = true;
+          textCounts.set(k, (textCounts.get(k) ?? 0) + 1);
         }
       }
-      rowValues.forEach((vals, i) => {
+      for (let i = 0; i < rows.length; i++) {
+        const vals = rowVals(rows[i]);
         if (rowMissing(vals)) {
           missing++;
-        } else if (seen.get(key(vals))! > 1) {
+        } else if ((isText[i] ? textCounts.get(keys[i] as string)! : counts.get(keys[i])!) > 1) {
           note(vals, i);
         }
-      });
+      }
     } else {
       const test = definition.test!(kw);
       const nulls = definition.nulls ?? 'missing';
-      rows.forEach((row, i) => {
-        const vals = cols.map(c => row[c]);
-        const isNull = rowMissing(vals);
-        if (isNull) {
+      const one = [undefined as unknown];
+      for (let i = 0; i < rows.length; i++) {
+        const row = rows[i];
+        let vals: unknown[];
+        if (multi) {
+          vals = cols.map(c => row[c]);
+        } else {
+          one[0] = row[cols[0]];
+          vals = one; // reused: tests and note() never keep the array
+        }
+        if (rowMissing(vals)) {
           missing++;
           if (nulls === 'unexpected') {
             note(vals, i);
           }
-          return;
+          continue;
         }
         if (nulls === 'expected' || !test(vals)) {
           note(vals, i);
         }
-      });
+      }
     }
     // partial_unexpected_counts are GE's counts of the kept values (result.ts): the first 20 in
     // SUMMARY, all of them in COMPLETE, as GE counts its unexpected_list.

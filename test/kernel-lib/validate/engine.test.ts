@@ -85,4 +85,20 @@ describe('result formats', () => {
     expect(bundle.data['text/plain']).toContain('3 of 6 unexpected');
     expect(bundle.data['text/html']).toContain('expect_column_values_to_be_between');
   });
+
+  it('unique on rows: values equal only within a type (1 and "1", true and "true" differ), Dates by time', () => {
+    const t = new Date('2024-05-01T00:00:00Z');
+    const rows = [1, '1', true, 'true', 2, 2, new Date(t), new Date(t.getTime()), `d:${t.getTime()}`, null, 3n, 3].map(x => ({ x }));
+    const r = validateRows(new ExpectationSuite('u').add('expect_column_values_to_be_unique', { column: 'x' }), rows, { resultFormat: 'COMPLETE' }).results[0].result;
+    expect(r.unexpected_count).toBe(4);
+    expect(r.unexpected_index_list).toEqual([4, 5, 6, 7]);
+    expect(r.missing_count).toBe(1);
+  });
+
+  it('value lengths count characters: a surrogate pair is one, a lone surrogate one', () => {
+    const rows = ['ab', '🛰', 'a🛰b', '\ud800', '\ud800x', 'é', 'e\u0301'].map(s => ({ s }));
+    const suite = new ExpectationSuite('len').add('expect_column_value_lengths_to_equal', { column: 's', value: 2 });
+    const r = validateRows(suite, rows, { resultFormat: 'COMPLETE' }).results[0].result;
+    expect(r.unexpected_list).toEqual(['🛰', 'a🛰b', '\ud800', 'é']);
+  });
 });
