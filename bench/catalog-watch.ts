@@ -3,7 +3,7 @@
 // with the watcher process killed (SIGKILL) mid-burst and restarted, and a probe of when MinIO
 // delivers one upload's notification. The reference is the database itself: every uploaded key
 // must end with exactly one live row. Usage:
-//   npm run bench -- catalog-watch [uploads=1000] [waitSeconds=60]
+//   npm run bench -- catalog-watch [uploads=1000] [waitSeconds=60] [only=listen|redis|folder] [probe=yes|no]
 import { spawn, type ChildProcess } from 'child_process';
 import * as path from 'path';
 import * as readline from 'readline';
@@ -28,6 +28,9 @@ import {
 
 const uploads = Number(process.argv[2] ?? 1000);
 const waitSeconds = Number(process.argv[3] ?? 60);
+/** Only the targets whose name holds this word (listen, redis, folder); all by default. */
+const only = (process.argv[4] ?? '').toLowerCase();
+const probeFirst = process.argv[5] !== 'no';
 const UPLOAD_CONCURRENCY = 16;
 const DEFAULT_INTERVAL = 300_000; // the watcher's default reconcile interval
 const SHORT_INTERVAL = 500;
@@ -233,7 +236,7 @@ async function main() {
   const { files } = cachedCogs(uploads);
 
   console.log('MinIO notification flush probe: six single uploads, 3 s apart, raw ListenBucketNotification');
-  const probe = await flushProbe(services, files[0]);
+  const probe = probeFirst ? await flushProbe(services, files[0]) : ['(skipped)'];
   for (const line of probe) {
     console.log(`  ${line}`);
   }
@@ -241,13 +244,14 @@ async function main() {
   const results: IBurstResult[] = [];
   const bucket: S3ObjectStore = await freshBucket(services, 'clbench-watch');
   type Target = [string, Awaited<ReturnType<typeof benchEnv>>, IRedisEvents | undefined];
-  const targets: Target[] = [
+  const all: Target[] = [
     ['MinIO (listen API) + PostGIS', await benchEnv(services, { database: 'server', bucket: bucket.bucket }), undefined],
     ...(services.s3Events
       ? [['MinIO (Redis event list) + PostGIS', await benchEnv(services, { database: 'server', bucket: bucket.bucket }), services.s3Events] as Target]
       : []),
     ['folder + PGlite', await benchEnv(services, { database: 'embedded' }), undefined]
   ];
+  const targets = all.filter(([name]) => name.toLowerCase().includes(only));
   if (!services.s3Events) {
     console.log('\n(MinIO runs without the Redis notification target: restart it with scripts/services.sh to measure that mode)');
   }
