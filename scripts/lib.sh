@@ -13,8 +13,10 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 # The CUDA 13 / cuDNN 9 libraries of scripts/install-cuda-ep.sh --with-cuda-libs, for processes
 # started from here (JupyterLab and its kernels): onnxruntime's CUDA provider finds them at load.
 cuda_library_path() {
-  local libs
-  libs="$(find "$ROOT/.venv-cuda" -path '*/site-packages/nvidia/*' -name 'lib*.so*' -printf '%h\n' 2>/dev/null | sort -u | paste -sd: -)"
+  local libs=""
+  if [ -d "$ROOT/.venv-cuda" ]; then
+    libs="$(find "$ROOT/.venv-cuda" -path '*/site-packages/nvidia/*' -name 'lib*.so*' -printf '%h\n' | sort -u | paste -sd: -)"
+  fi
   if [ -n "$libs" ]; then export LD_LIBRARY_PATH="$libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"; fi
 }
 
