@@ -1,5 +1,6 @@
 // An inference-only ONNX graph of the FC change networks (FC-EF, FC-Siam-conc, FC-Siam-diff), the
-// same function as train/models/fc.ts's exportInference but shaped for ONNX Runtime's CPU kernels:
+// same function as train/models/fc.ts's exportInference but shaped for ONNX Runtime's CPU kernels
+// (other models are exported as they are):
 // batch norm (running statistics) is folded into the preceding convolution, and the decoder's
 // stride-1 3x3 transposed convolutions become ordinary convolutions with the kernel flipped and
 // its in/out channels swapped (the identity conv_transpose(x, W, pad 1) = conv(x, flip(W)^T, pad 1)).
@@ -7,13 +8,16 @@
 // so this graph runs the same model faster. Tests compare it with the exported training model.
 import { Graph, GraphError, type Tensor, type TypedArray } from '../train/onnx/graph';
 import * as op from '../train/onnx/ops';
-import { resolveOptions, type IChangeModelOptions } from '../train/models/fc';
+import { exportInference, resolveOptions, type IChangeModelOptions } from '../train/models/fc';
 import { BN_EPSILON } from '../train/models/layers';
 
 const LEVELS = 4;
 
 export function exportFastInference(options: IChangeModelOptions, values: Readonly<Record<string, TypedArray>>, input: { batch: number; height: number; width: number }): Uint8Array {
   const o = resolveOptions(options);
+  if (o.kind === 'siam-resnet18-diff') {
+    return exportInference(options, values, input); // only the FC networks have a faster form here
+  }
   if (input.height % 16 !== 0 || input.width % 16 !== 0) {
     throw new GraphError(`window size ${input.height}x${input.width} must be a multiple of 16`, { ...input });
   }

@@ -334,6 +334,38 @@ describe('inference graph', () => {
   });
 });
 
+describe('other models', () => {
+  it('runs siam-resnet18-diff from its options and weights: one window over the scene equals the exported model on the whole image', async () => {
+    const options = { kind: 'siam-resnet18-diff' as const, bands: 3, width: 8 };
+    const resnetValues = parameterValues(buildChangeModel(options, { batch: 1, height: 32, width: 32 }, 'eval'));
+    const result = await infer({ options, values: resnetValues }, { before: files.before, after: files.after }, {
+      tile: SIZE,
+      overlap: 0,
+      batch: 1,
+      probability: 'float32',
+      polygons: false,
+      progress: 'none',
+      outputPrefix: path.join(root, 'resnet')
+    });
+    expect(result.windows).toBe(1);
+    const { values: stitched } = readGdalPixels(result.outputs.probability);
+    const session = await ort.InferenceSession.create(exportInference(options, resnetValues, { batch: 1, height: SIZE, width: SIZE }));
+    const before = await openRaster({ path: files.before });
+    const after = await openRaster({ path: files.after });
+    const scale = (a: Float32Array) => a.map(v => v / 255);
+    const shape = [1, 3, SIZE, SIZE];
+    const out = await session.run({
+      before: new ort.Tensor('float32', scale(await before.readWindow(0, 0, SIZE, SIZE)), shape),
+      after: new ort.Tensor('float32', scale(await after.readWindow(0, 0, SIZE, SIZE)), shape)
+    });
+    await Promise.all([before.close(), after.close(), session.release()]);
+    const whole = (out.logits.data as Float32Array).map(l => 1 / (1 + Math.exp(-l)));
+    let max = 0;
+    whole.forEach((v, i) => (max = Math.max(max, Math.abs(v - stitched[i]))));
+    expect(max).toBeLessThan(1e-5);
+  });
+});
+
 describe('options and failures', () => {
   it('refuses windows off the pooling grid and a model exported for another tile size', async () => {
     await expect(infer(model, { before: files.before, after: files.after }, { tile: 128, overlap: 40, progress: 'none' })).rejects.toThrow(ConfigError);
