@@ -41,57 +41,84 @@ interface IIndexed {
   /** Centre, projected likewise. */
   cx: number;
   cy: number;
-  /** Each ring as x0, y0, x1, y1, ... projected likewise; empty for a point. */
-  rings: Float64Array[];
+  /** Projected positions of all rings, x0, y0, x1, y1, ...: a view of one array shared by the set. */
+  xy: Float64Array;
+  /** Where each ring starts and ends in `xy` (in numbers, pairs of start, end); empty for a point. */
+  rings: number[];
   point: boolean;
 }
 
 /** The map's projection (the widget's maps use Leaflet's default, Web Mercator). */
 const CRS = L.CRS.EPSG3857;
 
-/** Leaflet's EPSG:3857 latLngToPoint at zoom 0 (256 pixels around), on plain numbers. */
+/** Leaflet's EPSG:3857 latLngToPoint at zoom 0 (256 pixels around): the y of a latitude. */
 const MAX_LAT = 85.0511287798;
-function project(lon: number, lat: number): { x: number; y: number } {
-  const phi = (Math.max(-MAX_LAT, Math.min(MAX_LAT, lat)) * Math.PI) / 180;
-  const sin = Math.sin(phi);
-  return { x: 256 * (0.5 + lon / 360), y: 256 * (0.5 - Math.log((1 + sin) / (1 - sin)) / (4 * Math.PI)) };
+function mercatorY(lat: number): number {
+  const sin = Math.sin((Math.max(-MAX_LAT, Math.min(MAX_LAT, lat)) * Math.PI) / 180);
+  return 256 * (0.5 - Math.log((1 + sin) / (1 - sin)) / (4 * Math.PI));
 }
 
-/** Projects a footprint once, for all later redraws and clusterings. */
-function indexFeature(feature: IFootprintFeature): IIndexed | null {
+/** The polygons of a footprint geometry (none for points and others). */
+function polygonsOf(g: IFootprintFeature['geometry']): number[][][][] {
+  return g?.type === 'Polygon' ? [g.coordinates] : g?.type === 'MultiPolygon' ? g.coordinates : [];
+}
+
+/**
+ * Projects a footprint once, for all later redraws and clusterings (one pass over its positions),
+ * into `xy` from `offset` (one array for the whole set: no typed array per ring to allocate).
+ */
+function indexFeature(feature: IFootprintFeature, xy: Float64Array, offset: number): IIndexed | null {
   const g = feature.geometry;
   if (!g) {
     return null;
   }
-  const bounds = geometryBounds(g);
-  if (!bounds) {
-    return null;
-  }
-  const rings: Float64Array[] = [];
-  const polygons = g.type === 'Polygon' ? [g.coordinates] : g.type === 'MultiPolygon' ? g.coordinates : [];
+  const polygons = polygonsOf(g);
+  const rings: number[] = [];
+  let at = offset;
+  let west = Infinity;
+  let south = Infinity;
+  let east = -Infinity;
+  let north = -Infinity;
   for (const polygon of polygons) {
     for (const ring of polygon) {
-      const xy = new Float64Array(ring.length * 2);
-      ring.forEach((position, k) => {
-        const p = project(position[0], position[1]);
-        xy[2 * k] = p.x;
-        xy[2 * k + 1] = p.y;
-      });
-      rings.push(xy);
+      rings.push(at, at + ring.length * 2);
+      for (let k = 0; k < ring.length; k++, at += 2) {
+        const lon = ring[k][0];
+        const lat = ring[k][1];
+        west = lon < west ? lon : west;
+        east = lon > east ? lon : east;
+        south = lat < south ? lat : south;
+        north = lat > north ? lat : north;
+        xy[at] = 256 * (0.5 + lon / 360);
+        xy[at + 1] = mercatorY(lat);
+      }
     }
   }
-  const nw = project(bounds.getWest(), bounds.getNorth());
-  const se = project(bounds.getEast(), bounds.getSouth());
-  const centre = bounds.getCenter();
-  const c = project(centre.lng, centre.lat);
+  if (!polygons.length) {
+    // Points and other geometries: their bounds by a scan.
+    const b = geometryBounds(g);
+    if (!b) {
+      return null;
+    }
+    [west, south, east, north] = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()];
+  }
+  if (!Number.isFinite(west) || !Number.isFinite(south)) {
+    return null;
+  }
+  const bounds = L.latLngBounds([south, west], [north, east]);
+  const x0 = 256 * (0.5 + west / 360);
+  const x1 = 256 * (0.5 + east / 360);
+  const y0 = mercatorY(north);
+  const y1 = mercatorY(south);
   return {
     feature,
     bounds,
-    centre,
+    centre: L.latLng((south + north) / 2, (west + east) / 2),
     date: feature.properties.captureTime?.slice(0, 10) ?? null,
-    box: [nw.x, nw.y, se.x, se.y],
-    cx: c.x,
-    cy: c.y,
+    box: [x0, y0, x1, y1],
+    cx: (x0 + x1) / 2,
+    cy: mercatorY((south + north) / 2),
+    xy,
     rings,
     point: g.type === 'Point'
   };
@@ -155,10 +182,21 @@ export class FootprintsLayer extends L.LayerGroup {
   /** Replaces the footprints. */
   setData(features: IFootprintFeature[]): void {
     this._items = [];
+    let positions = 0;
     for (const feature of features) {
-      const item = indexFeature(feature);
+      for (const polygon of polygonsOf(feature.geometry)) {
+        for (const ring of polygon) {
+          positions += ring.length;
+        }
+      }
+    }
+    const xy = new Float64Array(positions * 2);
+    let offset = 0;
+    for (const feature of features) {
+      const item = indexFeature(feature, xy, offset);
       if (item) {
         this._items.push(item);
+        offset = item.rings.length ? item.rings[item.rings.length - 1] : offset;
       }
     }
     this._rebuild();
@@ -613,10 +651,13 @@ class FootprintCanvas extends L.Layer {
       }
       // No closePath(): GeoJSON rings end on their first position already, and Chromium's
       // closePath() costs time in proportion to the whole path so far (10,000 rings: seconds).
-      for (const ring of item.rings) {
-        context.moveTo(ring[0] * scale - ox, ring[1] * scale - oy);
-        for (let k = 2; k < ring.length; k += 2) {
-          context.lineTo(ring[k] * scale - ox, ring[k + 1] * scale - oy);
+      const { xy, rings } = item;
+      for (let r = 0; r < rings.length; r += 2) {
+        const start = rings[r];
+        const end = rings[r + 1];
+        context.moveTo(xy[start] * scale - ox, xy[start + 1] * scale - oy);
+        for (let k = start + 2; k < end; k += 2) {
+          context.lineTo(xy[k] * scale - ox, xy[k + 1] * scale - oy);
         }
       }
     }
