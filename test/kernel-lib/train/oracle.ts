@@ -49,3 +49,14 @@ export function readTensors(folder: string): Record<string, { data: Float32Array
 export function runOracle(python: string, script: string, args: string[], timeoutMs = 300_000): string {
   return execFileSync(python, [path.join(ORACLE_DIR, script), ...args], { cwd: ORACLE_DIR, encoding: 'utf8', timeout: timeoutMs, maxBuffer: 64 << 20 });
 }
+
+/** ||a - b|| / ||b||, in float64. */
+export function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < b.length; i++) {
+    num += (a[i] - b[i]) ** 2;
+    den += b[i] ** 2;
+  }
+  return Math.sqrt(num) / Math.max(Math.sqrt(den), 1e-30);
+}

@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { createRandom } from '../../../kernel-lib/src/synth';
 import { Graph, TrainingSession, bceWithLogits, defaultBias, defaultWeight, learningRate, ops, type OptimizerOptions, type Tensor } from '../../../kernel-lib/src/train';
 import { tempDir } from '../../helpers';
-import { oraclePython, readTensors, runOracle, writeTensors } from './oracle';
+import { oraclePython, readTensors, relativeError, runOracle, writeTensors } from './oracle';
 
 const python = oraclePython();
 const BATCH = 2;
@@ -38,16 +38,6 @@ function microBatches(count: number) {
     image: Float32Array.from({ length: BATCH * 3 * SIZE * SIZE }, () => random.normal()),
     mask: Float32Array.from({ length: (BATCH * SIZE * SIZE) / 4 }, () => (random.next() < 0.3 ? 1 : 0))
   }));
-}
-
-function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < b.length; i++) {
-    num += (a[i] - b[i]) ** 2;
-    den += b[i] ** 2;
-  }
-  return Math.sqrt(num) / Math.max(Math.sqrt(den), 1e-30);
 }
 
 describe('accumulation without an oracle', () => {

@@ -14,20 +14,9 @@ import { describe, expect, it } from 'vitest';
 import { createRandom } from '../../../../kernel-lib/src/synth';
 import { TrainingSession, bceWithLogits, buildChangeModel, exportInference, parameterValues, train } from '../../../../kernel-lib/src/train';
 import { tempDir } from '../../../helpers';
-import { oraclePython, readTensors, runOracle, writeTensors } from '../oracle';
+import { oraclePython, readTensors, relativeError, runOracle, writeTensors } from '../oracle';
 
 const python = oraclePython();
-
-/** ||a - b|| / ||b||, in float64. */
-function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < b.length; i++) {
-    num += (a[i] - b[i]) ** 2;
-    den += b[i] ** 2;
-  }
-  return Math.sqrt(num) / Math.max(Math.sqrt(den), 1e-30);
-}
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let m = 0;

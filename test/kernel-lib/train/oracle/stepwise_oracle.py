@@ -13,7 +13,7 @@ import torch
 
 from fc_siam_diff import FCSiamDiff
 from siam_resnet import SiamResNet18Diff
-from tensors import read, write
+from tensors import eval_logits, read, write
 
 torch.use_deterministic_algorithms(True)
 src, dst, config = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
@@ -34,14 +34,7 @@ def load(prefix):
 before, after, mask = (torch.from_numpy(tensors[k].copy()) for k in ("before", "after", "mask"))
 out = {}
 load("step1")
-if config.get("onnx"):
-    import onnxruntime
-    session = onnxruntime.InferenceSession(config["onnx"], providers=["CPUExecutionProvider"])
-    out["onnx_logits"] = session.run(["logits"], {"before": tensors["before"], "after": tensors["after"]})[0]
-model.eval()
-with torch.no_grad():
-    out["eval_logits"] = model(before, after).numpy()
-model.train()
+out.update(eval_logits(model, tensors, config))
 opt = torch.optim.Adam(model.parameters(), lr=config["lr"])
 loss_fn = torch.nn.BCEWithLogitsLoss()
 losses = []

@@ -24,3 +24,20 @@ def write(folder, tensors):
         manifest[name] = list(a.shape)
     with open(os.path.join(folder, "manifest.json"), "w") as f:
         json.dump(manifest, f)
+
+
+def eval_logits(model, tensors, config):
+    """The model's logits in eval mode on the batch (and the exported ONNX model's, when config names
+    one, run by Python's onnxruntime); leaves the model in train mode."""
+    import torch
+
+    out = {}
+    if config.get("onnx"):
+        import onnxruntime
+        session = onnxruntime.InferenceSession(config["onnx"], providers=["CPUExecutionProvider"])
+        out["onnx_logits"] = session.run(["logits"], {"before": tensors["before"], "after": tensors["after"]})[0]
+    model.eval()
+    with torch.no_grad():
+        out["eval_logits"] = model(torch.from_numpy(tensors["before"].copy()), torch.from_numpy(tensors["after"].copy())).numpy()
+    model.train()
+    return out
