@@ -13,7 +13,8 @@
 // Besides wall time and peak RSS, every command reports its CPU seconds (user + system, the command
 // and its children) and MinIO's CPU seconds while it ran: on a shared 2-core machine, where MinIO
 // and the client compete for the same cores, CPU per object is what decides the small-file rate.
-// Disk: about 2 x data in the source repo, 2 x data per clone (one at a time), 2 x data in MinIO.
+// Disk: about 1 x data in the source repo (its workspace files are hard links to the cache), 2 x data
+// per clone (one at a time), 1 x data in MinIO (one tool's copy at a time).
 import { execFileSync, spawn } from 'child_process';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
@@ -223,6 +224,15 @@ async function scenario(label: string, count: number, size: (i: number) => numbe
     run(source, 'git', 'commit', '-q', '--allow-empty', '-m', 'data');
     const reference = path.join(source, 'datasets', 'bench');
     mib = bytes / 2 ** 20;
+    // The source's workspace files become hard links to their cache objects: the same bytes, half
+    // the disk (the pushes read only the cache; the pulled clones are compared with these files).
+    const dirMd5 = /md5: ([0-9a-f]{32})\.dir/.exec(fs.readFileSync(path.join(source, 'datasets', 'bench.dvc'), 'utf8'))![1];
+    const cacheFile = (md5: string) => path.join(source, '.dvc', 'cache', 'files', 'md5', md5.slice(0, 2), md5.slice(2));
+    for (const e of JSON.parse(fs.readFileSync(cacheFile(dirMd5) + '.dir', 'utf8')) as Array<{ md5: string; relpath: string }>) {
+      const file = path.join(reference, ...e.relpath.split('/'));
+      fs.rmSync(file);
+      fs.linkSync(cacheFile(e.md5), file);
+    }
 
     for (let r = 1; r <= repeats; r++) {
       // Alternate who goes first, so neither always meets a warm (or a cold) page cache.
@@ -351,6 +361,12 @@ async function main() {
   console.log(`dataset push/pull, changelab vs dvc ${run(ROOT, DVC, '--version').trim()} on MinIO (loopback${MINIO_PID ? `, pid ${MINIO_PID}` : ', not a local process: no MinIO CPU'})`);
   console.log(machine());
   console.log(`ours: ${jobs.length ? jobs[1] : 'default'} concurrent transfers; dvc: its default jobs (4 x cores); ${repeats} round(s) per scenario`);
+  if (MINIO_PID) {
+    // Other clients of the same MinIO (other test runs) show up in its CPU: say how much, idle.
+    const m0 = minioCpu();
+    await new Promise(resolve => setTimeout(resolve, 10_000));
+    console.log(`MinIO's CPU with no benchmark traffic, over 10 s: ${((minioCpu() - m0) / 10).toFixed(2)} cores (counted in every MinIO CPU figure below)`);
+  }
   if (process.env.DATASET_BENCH_PROBE) {
     console.log('\nMinIO ceiling, 40-60 KB objects (PUT/s | GET/s | client CPU ms per PUT / GET | MinIO CPU ms per PUT / GET | load):');
     const rows = await probe(Number(process.env.DATASET_BENCH_PROBE_N ?? 3000), [8, 16, 32, 64]);
