@@ -397,7 +397,7 @@ export class FootprintsLayer extends L.LayerGroup {
 }
 
 /** Even-odd ray test of a point against a ring of [lon, lat] positions. */
-function insideRing(ring: number[][], x: number, y: number): boolean {
+export function insideRing(ring: number[][], x: number, y: number): boolean {
   let inside = false;
   for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
     const [xi, yi] = ring[i];

@@ -8,7 +8,7 @@ import type { Feature, FeatureCollection } from 'geojson';
 import { Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 import { CogLayer, decoderPool } from './cog';
-import { FootprintsLayer, themeColour } from './footprints';
+import { FootprintsLayer, insideRing, themeColour } from './footprints';
 import { CatalogService, type IFootprintFeature, type IInferenceRun } from './service';
 import type { IMapLayerSpec, IMapSpec } from './spec';
 
@@ -40,17 +40,7 @@ const day = (iso: string | null | undefined) => (iso ? iso.slice(0, 10) : null);
 
 /** Even-odd test of a point against a polygon's rings (outer and holes) of [lon, lat] positions. */
 function insideRings(rings: number[][][], x: number, y: number): boolean {
-  let inside = false;
-  for (const ring of rings) {
-    for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
-      const [xi, yi] = ring[i];
-      const [xj, yj] = ring[j];
-      if (yi > y !== yj > y && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) {
-        inside = !inside;
-      }
-    }
-  }
-  return inside;
+  return rings.reduce((inside, ring) => inside !== insideRing(ring, x, y), false);
 }
 
 /** Feature properties for the details box: with `labels`, only those, in that order, renamed. */
