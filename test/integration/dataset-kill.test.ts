@@ -51,8 +51,26 @@ function killMidway(direction: 'push' | 'pull', root: string, after: number): Pr
   });
 }
 
+/**
+ * The remote's keys once the server has settled: a request whose body MinIO had fully received
+ * when the client was killed may still be committed a moment later (whole, as the checks below
+ * verify), so count only after two listings 500 ms apart agree.
+ */
+async function settledKeys(bucket: IS3Bucket): Promise<string[]> {
+  let keys = await listKeys(bucket);
+  for (let i = 0; i < 20; i++) {
+    await new Promise(resolve => setTimeout(resolve, 500));
+    const again = await listKeys(bucket);
+    if (again.length === keys.length) {
+      return again;
+    }
+    keys = again;
+  }
+  return keys;
+}
+
 async function objectsAreWhole(bucket: IS3Bucket): Promise<number> {
-  const keys = await listKeys(bucket);
+  const keys = await settledKeys(bucket);
   for (const key of keys) {
     const m = /files\/md5\/([0-9a-f]{2})\/([0-9a-f]{30})(\.dir)?$/.exec(key)!;
     const hash = crypto.createHash('md5');
