@@ -6,6 +6,8 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 
+import { createRandom } from '../../../kernel-lib/src/synth';
+
 export const ORACLE_DIR = path.join(__dirname, 'oracle');
 const ROOT = path.resolve(__dirname, '../../..');
 export const ORACLE_PYTHON = path.join(ROOT, '.venv-oracles', 'bin', 'python');
@@ -59,4 +61,19 @@ export function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): numbe
     den += b[i] ** 2;
   }
   return Math.sqrt(num) / Math.max(Math.sqrt(den), 1e-30);
+}
+
+/**
+ * The batch both oracle tests feed ours and PyTorch: before ~ N(0, 1), after = before plus noise,
+ * a 0/1 mask with 30% ones; all seeded.
+ */
+export function oracleBatch(seed: string, config: { batch: number; bands: number; size: number }) {
+  const random = createRandom(seed);
+  const shape = [config.batch, config.bands, config.size, config.size];
+  const maskShape = [config.batch, 1, config.size, config.size];
+  const n = shape.reduce((a, b) => a * b, 1);
+  const before = Float32Array.from({ length: n }, () => random.normal());
+  const after = Float32Array.from(before, v => v + 0.5 * random.normal());
+  const mask = Float32Array.from({ length: n / config.bands }, () => (random.next() < 0.3 ? 1 : 0));
+  return { before, after, mask, shape, maskShape };
 }

@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { createRandom } from '../../../kernel-lib/src/synth';
 import { ChangeMetrics, TrainingSession, bceWithLogits, buildChangeModel, exportInference, parameterValues } from '../../../kernel-lib/src/train';
 import { tempDir } from '../../helpers';
-import { oraclePython, readTensors, relativeError, runOracle, writeTensors } from './oracle';
+import { oracleBatch, oraclePython, readTensors, relativeError, runOracle, writeTensors } from './oracle';
 
 const python = oraclePython();
 
@@ -43,13 +43,7 @@ describe.skipIf(!python)('FC-Siam-diff against PyTorch', () => {
     const model = buildChangeModel(options, input);
     const initial = Object.fromEntries(Object.entries(parameterValues(model)).map(([k, v]) => [k, Float32Array.from(v as Float32Array)]));
 
-    const random = createRandom('oracle-batch');
-    const shape = [config.batch, config.bands, config.size, config.size];
-    const n = shape.reduce((a, b) => a * b, 1);
-    const before = Float32Array.from({ length: n }, () => random.normal());
-    const after = Float32Array.from(before, v => v + 0.5 * random.normal());
-    const maskShape = [config.batch, 1, config.size, config.size];
-    const mask = Float32Array.from({ length: n / config.bands }, () => (random.next() < 0.3 ? 1 : 0));
+    const { before, after, mask, shape, maskShape } = oracleBatch('oracle-batch', config);
 
     const work = tempDir('changelab-oracle-');
     const onnxPath = path.join(work, 'fc-siam-diff.onnx');

@@ -11,10 +11,9 @@ import * as ort from 'onnxruntime-node';
 import * as path from 'path';
 import { describe, expect, it } from 'vitest';
 
-import { createRandom } from '../../../../kernel-lib/src/synth';
 import { TrainingSession, bceWithLogits, buildChangeModel, exportInference, parameterValues, train } from '../../../../kernel-lib/src/train';
 import { tempDir } from '../../../helpers';
-import { oraclePython, readTensors, relativeError, runOracle, writeTensors } from '../oracle';
+import { oracleBatch, oraclePython, readTensors, relativeError, runOracle, writeTensors } from '../oracle';
 
 const python = oraclePython();
 
@@ -111,13 +110,7 @@ describe('siam-resnet18-diff', () => {
     const names = model.graph.parameters.map(p => p.tensor.name);
     const initial = Object.fromEntries(Object.entries(parameterValues(model)).map(([k, v]) => [k, Float32Array.from(v as Float32Array)]));
 
-    const random = createRandom('resnet-oracle-batch');
-    const shape = [config.batch, config.bands, config.size, config.size];
-    const n = shape.reduce((a, b) => a * b, 1);
-    const before = Float32Array.from({ length: n }, () => random.normal());
-    const after = Float32Array.from(before, v => v + 0.5 * random.normal());
-    const maskShape = [config.batch, 1, config.size, config.size];
-    const mask = Float32Array.from({ length: n / config.bands }, () => (random.next() < 0.3 ? 1 : 0));
+    const { before, after, mask, shape, maskShape } = oracleBatch('resnet-oracle-batch', config);
 
     const target = model.graph.input('mask', maskShape);
     const session = await TrainingSession.create({
