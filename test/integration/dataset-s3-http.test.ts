@@ -1,12 +1,15 @@
 // The S3 remote's own request layer (SigV4-signed PUT / GET / HEAD and multipart uploads) against
 // the real MinIO, with minio-js as the independent reader: keys under a prefix with spaces, '+',
 // '%', '&', '=' and non-ASCII land exactly where DVC would put them, whole and hashing to their
-// names; a multipart object is whole; a wrong secret fails at once with the server's reason.
+// names; a multipart object is whole; a request signed with a wrong secret is refused with the
+// server's reason and a push with it uploads nothing.
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { afterAll, describe, expect, it } from 'vitest';
+import * as http from 'http';
 import { DatasetRepository } from '../../kernel-lib/src/dataset/repository';
+import { S3Http, S3RequestError } from '../../kernel-lib/src/dataset/s3-http';
 import { tempDir, testServices } from '../helpers';
 import { folderDigest, freshBucket, git, gitRepo, listKeys, removeBuckets, seededBytes, writeTrickyFolder } from '../kernel-lib/dataset/support';
 
@@ -60,7 +63,27 @@ describe.runIf(services)('S3 remote requests', () => {
     expect(folderDigest(path.join(clone, 'datasets', 'odd'))).toEqual(folderDigest(folder));
   }, 180_000);
 
-  it('a wrong secret key fails at once, naming the server reason, and uploads nothing', async () => {
+  it('signs requests MinIO accepts, and one signed with a wrong secret is refused with the server reason', async () => {
+    const bucket = (await freshBucket('ds-http-sign'))!;
+    const agent = new http.Agent({ keepAlive: true });
+    try {
+      const endpoint = new URL(bucket.endpoint);
+      const body = seededBytes('sign', 5000);
+      const good = new S3Http(endpoint, { accessKey: bucket.accessKey, secretKey: bucket.secretKey }, 'us-east-1', agent);
+      await good.request('PUT', bucket.bucket, 'dir with space/é+%.bin', { body });
+      expect((await good.request('GET', bucket.bucket, 'dir with space/é+%.bin')).body.equals(body)).toBe(true);
+      expect(await listKeys(bucket)).toEqual(['dir with space/é+%.bin']);
+      const bad = new S3Http(endpoint, { accessKey: bucket.accessKey, secretKey: `${bucket.secretKey}x` }, 'us-east-1', agent);
+      const error = await bad.request('PUT', bucket.bucket, 'other.bin', { body }).catch(e => e);
+      expect(error).toBeInstanceOf(S3RequestError);
+      expect(error).toMatchObject({ code: 'SignatureDoesNotMatch', statusCode: 403 });
+      expect(await listKeys(bucket)).toEqual(['dir with space/é+%.bin']);
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  it('a push with a wrong secret key fails, naming the server reason, and uploads nothing', async () => {
     const bucket = (await freshBucket('ds-http-auth'))!;
     const root = gitRepo();
     dirs.push(root);

@@ -24,9 +24,10 @@ export interface IS3RequestOptions {
   query?: Record<string, string>;
   headers?: Record<string, string>;
   body?: Buffer;
-  /** Seconds without socket activity before the request fails with ETIMEDOUT (default 120). */
-  idleTimeout?: number;
 }
+
+/** Seconds without socket activity before a request fails with ETIMEDOUT. */
+const IDLE_TIMEOUT_S = 120;
 
 /** An S3 error response (or a network error), with the `code` and `statusCode` retries look at. */
 export class S3RequestError extends Error {
@@ -41,7 +42,7 @@ export class S3RequestError extends Error {
 }
 
 /** RFC 3986 encoding as SigV4 wants it: everything but A-Z a-z 0-9 - _ . ~ escaped. */
-export function uriEncode(s: string): string {
+function uriEncode(s: string): string {
   return encodeURIComponent(s).replace(/[!'()*]/g, c => '%' + c.charCodeAt(0).toString(16).toUpperCase());
 }
 
@@ -72,7 +73,8 @@ export class S3Http {
   }
 
   /** Adds x-amz-date, x-amz-content-sha256 and the SigV4 authorization header to `headers`. */
-  sign(method: string, pathname: string, query: Record<string, string>, headers: Record<string, string>, now = new Date()): void {
+  private sign(method: string, pathname: string, query: Record<string, string>, headers: Record<string, string>): void {
+    const now = new Date();
     const amzDate = now.toISOString().replace(/[-:]|\.\d{3}/g, '');
     const date = amzDate.slice(0, 8);
     headers.host = this.endpoint.host;
@@ -125,8 +127,8 @@ export class S3Http {
         },
         resolve
       );
-      req.setTimeout((options.idleTimeout ?? 120) * 1000, () => {
-        req.destroy(new S3RequestError(`${method} ${pathname}: no answer for ${options.idleTimeout ?? 120} s`, 'ETIMEDOUT'));
+      req.setTimeout(IDLE_TIMEOUT_S * 1000, () => {
+        req.destroy(new S3RequestError(`${method} ${pathname}: no answer for ${IDLE_TIMEOUT_S} s`, 'ETIMEDOUT'));
       });
       req.on('error', reject);
       req.end(options.body);
