@@ -191,7 +191,7 @@ async function scenario(label: string, count: number, size: (i: number) => numbe
     push: (source, remote) => ['node', cli, 'dataset', 'push', '--remote', remote, '--root', source, ...jobs],
     pull: (clone, remote) => ['node', cli, 'dataset', 'pull', '--remote', remote, '--root', clone, ...jobs],
     setup: (clone, remote, b, prefix) =>
-      void run(clone, 'node', CLI, 'dataset', 'remote', 'add', remote, `s3://${b}/${prefix}`, '--endpoint', s3.endpoint, '--access-key-id', s3.accessKey, '--secret-access-key', s3.secretKey, '--root', clone, '--no-default')
+      void run(clone, 'node', cli, 'dataset', 'remote', 'add', remote, `s3://${b}/${prefix}`, '--endpoint', s3.endpoint, '--access-key-id', s3.accessKey, '--secret-access-key', s3.secretKey, '--root', clone, '--no-default')
   });
   const tools: ITool[] = [
     oursTool('ours', CLI),
