@@ -97,7 +97,6 @@ export async function knownState(db: IQueryable, project: string, keys: string[]
 }
 
 const stateReaders = new WeakMap<IQueryable, GroupWriter<{ project: string; key: string }, IKnownState>>();
-let lookups = 0;
 
 /**
  * What the catalog holds for one key. Concurrent lookups on one database share one query (the
@@ -110,7 +109,12 @@ export function knownStateOf(db: IQueryable, project: string, key: string): Prom
       async items => {
         const byProject = new Map<string, string[]>();
         for (const item of items) {
-          byProject.set(item.project, [...(byProject.get(item.project) ?? []), item.key]);
+          const keys = byProject.get(item.project);
+          if (keys) {
+            keys.push(item.key);
+          } else {
+            byProject.set(item.project, [item.key]);
+          }
         }
         const states = new Map<string, IKnownState>();
         for (const [p, keys] of byProject) {
@@ -118,8 +122,9 @@ export function knownStateOf(db: IQueryable, project: string, key: string): Prom
         }
         return items.map(item => states.get(item.project)!);
       },
-      () => String(lookups++), // reads never conflict
-      1000
+      1000,
+      undefined, // reads never conflict
+      false
     );
     stateReaders.set(db, reader);
   }
@@ -226,20 +231,6 @@ export async function writeObject(
       return { outcome: 'indexed', id: id ?? undefined };
     }
   }
-}
-
-/**
- * Indexes one listed object (the caller has checked it is not unchanged). Never throws for a bad
- * file: it is quarantined. Throws only when the database itself cannot be written.
- */
-export async function indexObject(
-  db: IQueryable,
-  project: string,
-  source: ICatalogSource,
-  info: IObjectInfo,
-  options: IIndexerOptions = {}
-): Promise<{ outcome: IndexOutcome; id?: number; error?: Error }> {
-  return writeObject(db, project, source, info, await readObject(source, info, options), options);
 }
 
 class ExtractionTimeout extends InvalidRasterError {}
@@ -369,7 +360,10 @@ async function upsertImages(db: IQueryable, rows: ImageRowValues[]): Promise<(nu
 /**
  * Group commit: writes that arrive while a statement runs go together into the next one, so a lone
  * write is not delayed and a burst of them costs a few statements (and commits) instead of one each.
- * Items with the same `slot` never share a statement (ON CONFLICT cannot touch a row twice).
+ * Items with the same `slot` never share a statement (ON CONFLICT cannot touch a row twice); without
+ * `slot`, none conflict. A failed batch of writes is retried one item at a time so that one bad row
+ * fails alone — unless `split` is false (reads) or the database is unreachable, where that would
+ * only multiply the failing statements: then the whole batch fails.
  */
 class GroupWriter<T, R> {
   private readonly queue: { item: T; resolve: (r: R) => void; reject: (e: unknown) => void }[] = [];
@@ -377,8 +371,9 @@ class GroupWriter<T, R> {
 
   constructor(
     private readonly write: (items: T[]) => Promise<R[]>,
-    private readonly slot: (item: T) => string,
-    private readonly maxBatch: number
+    private readonly maxBatch: number,
+    private readonly slot?: (item: T) => string,
+    private readonly split = true
   ) {}
 
   submit(item: T): Promise<R> {
@@ -398,20 +393,22 @@ class GroupWriter<T, R> {
         const batch: typeof this.queue = [];
         const slots = new Set<string>();
         for (let i = 0; i < this.queue.length && batch.length < this.maxBatch; ) {
-          const slot = this.slot(this.queue[i].item);
-          if (slots.has(slot)) {
+          const slot = this.slot?.(this.queue[i].item);
+          if (slot !== undefined && slots.has(slot)) {
             i++;
             continue;
           }
-          slots.add(slot);
+          if (slot !== undefined) {
+            slots.add(slot);
+          }
           batch.push(...this.queue.splice(i, 1));
         }
         try {
           const results = await this.write(batch.map(b => b.item));
           batch.forEach((b, i) => b.resolve(results[i]));
         } catch (error) {
-          if (batch.length === 1) {
-            batch[0].reject(error);
+          if (batch.length === 1 || !this.split || error instanceof ServiceUnavailableError) {
+            batch.forEach(b => b.reject(error));
             continue;
           }
           // One bad row must not fail the others: write them one at a time to find it.
@@ -447,7 +444,7 @@ export async function upsertImage(
 ): Promise<number | null> {
   let writer = imageWriters.get(db);
   if (!writer) {
-    writer = new GroupWriter(rows => upsertImages(db, rows), row => `${row[0]}\0${row[1]}`, 256);
+    writer = new GroupWriter(rows => upsertImages(db, rows), 256, row => `${row[0]}\0${row[1]}`);
     imageWriters.set(db, writer);
   }
   return writer.submit(imageRowValues(project, key, info, m));

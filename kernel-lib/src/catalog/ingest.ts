@@ -154,7 +154,7 @@ export async function reconcile(
   const summary = new IngestSummary(label);
   const concurrency = Math.max(1, options.concurrency ?? 8);
   const reads = new Slots(concurrency);
-  const judge = options.gate ? gateJudge(options.gate) : options.judge;
+  const readOptions = { ...options, judge: options.gate ? gateJudge(options.gate) : options.judge };
   const serialize = options.serialize ?? (<T>(_key: string, work: () => Promise<T>) => work());
   const bar = options.progress === false ? undefined : progress(`ingest ${label || '(all)'}`, { mode: options.progress });
   // Rows indexed after this moment were written by someone else (a bucket event) and may be
@@ -243,7 +243,7 @@ export async function reconcile(
             return { outcome: now };
           }
         }
-        const read = await reads.run(() => readObject(source, info, { ...options, judge }));
+        const read = await reads.run(() => readObject(source, info, readOptions));
         return writeObject(db, project, source, info, read, options);
       })
         .then(

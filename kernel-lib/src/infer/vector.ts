@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 
 import proj4 from 'proj4';
 
+import { wkb } from '../catalog/indexer';
 import { ConfigError } from '../errors';
 import type { IPixelPolygon } from './polygonize';
 import type { IGrid } from './raster-source';
@@ -177,28 +178,6 @@ export function changePolygonsGeoJson(polygons: IChangePolygon[], properties: IF
   });
 }
 
-/** OGC WKB of a polygon (little-endian). */
-function polygonWkb(rings: number[][][]): Buffer {
-  const size = 9 + rings.reduce((n, r) => n + 4 + 16 * r.length, 0);
-  const b = Buffer.alloc(size);
-  let o = 0;
-  b.writeUInt8(1, o++);
-  b.writeUInt32LE(3, o);
-  o += 4;
-  b.writeUInt32LE(rings.length, o);
-  o += 4;
-  for (const ring of rings) {
-    b.writeUInt32LE(ring.length, o);
-    o += 4;
-    for (const [x, y] of ring) {
-      b.writeDoubleLE(x, o);
-      b.writeDoubleLE(y, o + 8);
-      o += 16;
-    }
-  }
-  return b;
-}
-
 /** GeoPackage binary geometry: 'GP', version 0, flags (little-endian, xy envelope), SRS id, envelope, WKB. */
 function gpkgGeometry(rings: number[][][], srsId: number): Buffer {
   let minX = Infinity;
@@ -220,7 +199,7 @@ function gpkgGeometry(rings: number[][][], srsId: number): Buffer {
   header.writeDoubleLE(maxX, 16);
   header.writeDoubleLE(minY, 24);
   header.writeDoubleLE(maxY, 32);
-  return Buffer.concat([header, polygonWkb(rings)]);
+  return Buffer.concat([header, wkb({ type: 'Polygon', coordinates: rings })]);
 }
 
 function epsgWkt(code: number): string | null {

@@ -3,12 +3,9 @@
 // expectations it failed (the rest are indexed), and the whole ingest is recorded as one
 // validation run whose outcomes list the quarantined keys. Table-level checks (row counts,
 // uniqueness, aggregates) belong in the "table" suite, run on image_metadata after indexing.
-import { indexObject, type IIndexerOptions, type IndexOutcome } from '../catalog/indexer';
-import type { ICatalogSource } from '../catalog/sources';
 import type { IImageMetadata } from '../catalog/types';
 import type { IQueryable } from '../db/database';
 import { InvalidRasterError } from '../errors';
-import type { IObjectInfo } from '../objects/store';
 import { validateRows } from './engine';
 import { expectationColumns, expectationDefinition } from './expectations';
 import { imageRow } from './imagery';
@@ -135,7 +132,7 @@ export class IngestGate {
 }
 
 /**
- * The gate as `indexObject`'s judge: a readable, placeable image that fails the suite is refused
+ * The gate as the indexer's judge (`IIndexerOptions.judge`): a readable, placeable image that fails the suite is refused
  * with the expectations it failed. Unreadable or unplaceable files keep the extractor's reason.
  */
 export function gateJudge(gate: IngestGate): (key: string, metadata: IImageMetadata) => Error | undefined {
@@ -152,16 +149,4 @@ export function gateJudge(gate: IngestGate): (key: string, metadata: IImageMetad
         })
       : undefined;
   };
-}
-
-/** Indexes one object through the gate (`indexObject` with `gateJudge(gate)` as its judge). */
-export function gatedIndexObject(
-  db: IQueryable,
-  project: string,
-  source: ICatalogSource,
-  info: IObjectInfo,
-  options: IIndexerOptions,
-  gate: IngestGate
-): Promise<{ outcome: IndexOutcome; id?: number; error?: Error }> {
-  return indexObject(db, project, source, info, { ...options, judge: gateJudge(gate) });
 }

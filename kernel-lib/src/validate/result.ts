@@ -1,6 +1,7 @@
 // Turns what a backend observed into GE-shaped results: success with `mostly`, the counts and
 // percentages of GE's map expectations (missing values excluded the way GE excludes them), and
 // the detail each result_format asks for. Both backends share this, so they cannot drift apart.
+import { compareCodePoints } from '../dataset/dvc-tree';
 import { card, type IDisplayBundle, type IDisplayable, type Scalar } from '../display';
 import { expectationColumns, expectationDefinition, valueKey } from './expectations';
 import type {
@@ -26,8 +27,6 @@ export interface IMapObservation {
   values: unknown[];
   /** Their row indexes (in-memory rows only). */
   indexes?: number[];
-  /** Counts of the most common unexpected values (SUMMARY / COMPLETE). */
-  counts?: { value: unknown; count: number }[];
 }
 
 export interface IAggregateObservation {
@@ -67,14 +66,7 @@ function pythonOrder(a: unknown, b: unknown): number {
     }
     return x.length - y.length;
   }
-  const s = [...String(a instanceof Date ? a.getTime() : a)].map(ch => ch.codePointAt(0)!);
-  const t = [...String(b instanceof Date ? b.getTime() : b)].map(ch => ch.codePointAt(0)!);
-  for (let i = 0; i < Math.min(s.length, t.length); i++) {
-    if (s[i] !== t[i]) {
-      return s[i] - t[i];
-    }
-  }
-  return s.length - t.length;
+  return compareCodePoints(String(a instanceof Date ? a.getTime() : a), String(b instanceof Date ? b.getTime() : b));
 }
 
 /**
@@ -162,7 +154,7 @@ export function buildResult(config: IExpectationConfig, observation: Observation
     result.unexpected_percent_nonmissing = nonmissing;
   }
   if (format === 'SUMMARY' || format === 'COMPLETE') {
-    result.partial_unexpected_counts = (o.counts ?? countValues(values)).map(c => ({ value: jsonSafe(c.value), count: c.count }));
+    result.partial_unexpected_counts = countValues(values).map(c => ({ value: jsonSafe(c.value), count: c.count }));
     if (o.indexes) {
       result.partial_unexpected_index_list = o.indexes.slice(0, PARTIAL_COUNT);
     }

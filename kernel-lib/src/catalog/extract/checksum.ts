@@ -11,11 +11,14 @@ export interface ISha256Options {
   signal?: AbortSignal;
 }
 
+/** Bytes read per request when hashing a whole object. */
+export const SHA256_CHUNK_BYTES = 4 * 1024 * 1024;
+
 export async function sha256Of(
   source: IByteSource,
   options: ISha256Options = {}
 ): Promise<string> {
-  const chunk = options.chunkBytes ?? 4 * 1024 * 1024;
+  const chunk = options.chunkBytes ?? SHA256_CHUNK_BYTES;
   const hash = createHash('sha256');
   const readAt = (offset: number) => {
     if (offset >= source.size) {

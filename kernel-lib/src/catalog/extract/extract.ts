@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { StorageError } from '../../errors';
 import { cachedByteSource, fileByteSource, withBlockCache } from './byte-source';
 import { captureTimeOf } from './capture-time';
-import { sha256Of } from './checksum';
+import { SHA256_CHUNK_BYTES, sha256Of } from './checksum';
 import { resolveCrs } from './crs';
 import { gpsOnEarth } from './exif';
 import { placeImage, type IPlacement } from './footprint';
@@ -206,7 +206,7 @@ export async function extractMetadata(
 }
 
 /** Objects up to this size are read whole when their checksum is wanted (the checksum's chunk). */
-const WHOLE_READ_MAX_BYTES = 4 * 1024 * 1024;
+const WHOLE_READ_MAX_BYTES = SHA256_CHUNK_BYTES;
 
 async function readWhole(
   source: IByteSource,
