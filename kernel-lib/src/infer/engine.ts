@@ -106,7 +106,7 @@ export async function runEngine(model: IPreparedModel, inputs: IEngineInputs, ou
   const { grid } = inputs;
   const W = grid.width;
   const H = grid.height;
-  const layout = planWindows(W, H, { tile: options.tile, overlap: options.overlap, margin: options.margin });
+  const layout = planWindows(W, H, { tile: options.tile, overlap: options.overlap, margin: options.margin, align: model.align });
   const { tile, xs, ys } = layout;
   const cogTile = options.cogTileSize ?? 256;
   const bands = model.bands;

@@ -31,9 +31,9 @@ export interface IPairInput {
 export interface IInferOptions {
   /** Opened workspace: its object store resolves keys, its database stores the run and polygons. */
   workspace?: Workspace;
-  /** Window side in pixels (a multiple of 16). Default 256. */
+  /** Window side in pixels (a multiple of the model's downsampling: 16, or 32 for siam-resnet18-diff). Default 256. */
   tile?: number;
-  /** Pixels shared by neighbouring windows (tile - overlap a multiple of 16). Default 64. */
+  /** Pixels shared by neighbouring windows (tile - overlap a multiple of the model's downsampling). Default 64. */
   overlap?: number;
   /** Pixels ignored along inner window edges. Default overlap / 4. */
   margin?: number;

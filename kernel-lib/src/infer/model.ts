@@ -10,6 +10,7 @@ import * as ort from 'onnxruntime-node';
 
 import { ChangelabError, ConfigError } from '../errors';
 import type { IChangeModelOptions } from '../train/models/fc';
+import { RESNET_FACTOR } from '../train/models/resnet';
 import { exportFastInference } from './inference-graph';
 import type { TypedArray } from '../train/onnx/graph';
 
@@ -35,6 +36,13 @@ export interface IPreparedModel {
   output: string;
   /** 'logits' when the output has one channel (sigmoid applied), or 2-class softmax. */
   channels: number;
+  /**
+   * The model's downsampling: window origins are multiples of it, so every window sees the pooling
+   * grid of the whole image. 32 for siam-resnet18-diff given as options and weights, else 16 (the
+   * FC networks; an ONNX file does not say, so give its windows a stride that is a multiple of its
+   * own factor).
+   */
+  align: number;
   release(): Promise<void>;
 }
 
@@ -129,6 +137,7 @@ export async function prepareModel(model: InferenceModel, options: IPrepareOptio
     inputs,
     output,
     channels,
+    align: model instanceof Uint8Array || !('options' in model) || model.options.kind !== 'siam-resnet18-diff' ? 16 : RESNET_FACTOR,
     release: () => session.release()
   };
 }

@@ -363,6 +363,10 @@ describe('other models', () => {
     let max = 0;
     whole.forEach((v, i) => (max = Math.max(max, Math.abs(v - stitched[i]))));
     expect(max).toBeLessThan(1e-5);
+    // Its windows keep its /32 pooling grid: a stride of 80 (fine for the FC networks) is refused.
+    await expect(
+      infer({ options, values: resnetValues }, { before: files.before, after: files.after }, { tile: 128, overlap: 48, progress: 'none', polygons: false })
+    ).rejects.toThrow(/tile - overlap must be a positive multiple of 32/);
   });
 });
 
