@@ -3,9 +3,12 @@
 //   npm run bench -- gpu-train [batch=8] [size=256] [width=16] [steps=20]
 // 1. Agreement: FC-Siam-diff from the same initial weights on the same batches, 5 Adam steps on the
 //    CPU EP and on the CUDA EP; prints both losses per step and the largest parameter difference.
-// 2. Speed: ms per training step on CUDA (median of `steps`), against PyTorch eager on the same GPU
-//    in the same run (python3 with torch and CUDA; PYTHON overrides), and the ratio.
-// 3. The notebook API: `train({dataset: {synthetic: true}, gpu: true})` end to end (worker thread,
+// 2. Speed: ms per training step on CUDA (best of `steps`, as bench/train-step.ts), against PyTorch
+//    eager on the same GPU in the same run (.venv-oracles' python, or PYTHON: one with CUDA torch),
+//    and the ratio.
+// 3. Profile: ONNX Runtime's per-node profile of the step, time by op type and provider, and any
+//    nodes left on the CPU.
+// 4. The notebook API: `train({dataset: {synthetic: true}, gpu: true})` end to end (worker thread,
 //    metrics, checkpoint, export), and the exported model run on CUDA against the CPU.
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
@@ -18,9 +21,8 @@ import { TrainingSession, bceWithLogits, buildChangeModel, cudaAvailable, train 
 
 const [batch, size, width, steps] = [8, 256, 16, 20].map((d, i) => Number(process.argv[2 + i] ?? d));
 const root = path.resolve(__dirname, '..');
-const python = process.env.PYTHON ?? 'python3';
+const python = process.env.PYTHON ?? path.join(root, '.venv-oracles', 'bin', 'python');
 const cuda: ort.InferenceSession.SessionOptions = { executionProviders: [{ name: 'cuda', deviceId: 0 }, 'cpu'] };
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 function batchOf(seed: string, b: number, s: number): Record<string, ort.Tensor> {
   const random = createRandom(seed);
@@ -76,7 +78,7 @@ async function agreement(): Promise<void> {
   await gpu.release();
 }
 
-async function speed(): Promise<number> {
+async function speed(): Promise<void> {
   const t0 = performance.now();
   const gpu = await session(batch, size, cuda, 0.2);
   const buildMs = performance.now() - t0;
@@ -91,23 +93,25 @@ async function speed(): Promise<number> {
     times.push(performance.now() - t);
   }
   await gpu.release();
-  const ours = median(times);
-  console.log(`2. speed, batch ${batch} of 2x3x${size}x${size}, width ${width}, Adam, median of ${steps}:`);
+  const ours = Math.min(...times);
+  console.log(`2. speed, batch ${batch} of 2x3x${size}x${size}, width ${width}, Adam, best of ${steps}:`);
   console.log(`   ours, ORT CUDA EP   ${ours.toFixed(1).padStart(8)} ms/step   (graph build + session ${(buildMs / 1000).toFixed(1)} s)`);
   try {
-    const out = execFileSync(python, [path.join(root, 'bench', 'support', 'train_gpu.py'), String(batch), String(size), String(width), String(steps)], { encoding: 'utf8' });
+    const oracle = path.join(root, 'test', 'kernel-lib', 'train', 'oracle');
+    const args = [String(batch), String(size), String(width), String(steps), '1', 'fc-siam-diff', 'cuda'];
+    const out = execFileSync(python, [path.join(oracle, 'bench_step.py'), ...args], { cwd: oracle, encoding: 'utf8' });
     const t = JSON.parse(out) as { ms_per_step: number; device: string };
     console.log(`   PyTorch eager CUDA  ${t.ms_per_step.toFixed(1).padStart(8)} ms/step   on ${t.device}`);
     console.log(`   ratio ours / PyTorch: ${(ours / t.ms_per_step).toFixed(2)}x`);
   } catch (e) {
     console.log(`   PyTorch with CUDA did not run (${String(e).split('\n')[0]})`);
   }
-  return ours;
 }
 
 /** Per-node profile of training steps on CUDA: time by op type and provider, and the nodes left on the CPU. */
 async function profile(): Promise<void> {
-  const prefix = path.join(process.env.OUT ?? os.tmpdir(), 'gpu-profile');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'changelab-gpu-profile-'));
+  const prefix = path.join(dir, 'gpu-profile');
   const gpu = await session(batch, size, { ...cuda, enableProfiling: true, profileFilePrefix: prefix }, 0.2);
   const data = batchOf('gpu-speed', batch, size);
   for (let i = 0; i < 6; i++) {
@@ -115,14 +119,14 @@ async function profile(): Promise<void> {
   }
   await gpu.release();
   const counted = 4; // the last four steps: the first two pick cuDNN's algorithms
-  const dir = path.dirname(prefix);
-  const file = fs.readdirSync(dir).filter(f => f.startsWith('gpu-profile') && f.endsWith('.json')).map(f => path.join(dir, f))[0];
+  const file = fs.readdirSync(dir).find(f => f.endsWith('.json'));
   if (!file) {
-    console.log('4. profile: onnxruntime wrote no profile');
+    console.log('3. profile: onnxruntime wrote no profile');
     return;
   }
   type Event = { cat: string; name: string; ts: number; dur: number; args?: { op_name?: string; provider?: string } };
-  const all = JSON.parse(fs.readFileSync(file, 'utf8')) as Event[];
+  const all = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as Event[];
+  fs.rmSync(dir, { recursive: true, force: true });
   const runs = all.filter(e => e.name === 'model_run').sort((a, b) => a.ts - b.ts);
   const from = runs[runs.length - counted]?.ts ?? 0;
   const events = all.filter(e => e.ts >= from);
@@ -144,7 +148,7 @@ async function profile(): Promise<void> {
     }
   }
   const nodes = [...byOp.values()].reduce((a, v) => a + v.n, 0) / counted;
-  console.log(`4. profile of ${counted} steps after 2 warm-up steps: ${nodes} nodes, kernel time ${(total / counted / 1000).toFixed(1)} ms/step; by op type and provider:`);
+  console.log(`3. profile of ${counted} steps after 2 warm-up steps: ${nodes} nodes, kernel time ${(total / counted / 1000).toFixed(1)} ms/step; by op type and provider:`);
   for (const [k, v] of [...byOp].sort((a, b) => b[1].us - a[1].us).slice(0, 12)) {
     console.log(`   ${k.padEnd(48)} ${(v.us / counted / 1000).toFixed(2).padStart(8)} ms/step  ${v.n / counted} nodes`);
   }
@@ -166,7 +170,7 @@ async function notebookApi(): Promise<void> {
   });
   const seconds = (performance.now() - t0) / 1000;
   const last = run.history[run.history.length - 1];
-  console.log(`3. train({dataset: {synthetic: true}, gpu: true, epochs: 3}): ${run.status} in ${seconds.toFixed(1)} s`);
+  console.log(`4. train({dataset: {synthetic: true}, gpu: true, epochs: 3}): ${run.status} in ${seconds.toFixed(1)} s`);
   console.log(`   last epoch: ${Object.entries(last).map(([k, v]) => `${k} ${typeof v === 'number' ? v.toFixed(4) : v}`).join(', ')}`);
   console.log(`   test: ${Object.entries(run.testMetrics).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(', ')}`);
   console.log(`   exported model: ${run.modelPath}`);
@@ -184,11 +188,13 @@ async function notebookApi(): Promise<void> {
     worst = Math.max(worst, Math.abs(a[i] - g[i]));
   }
   console.log(`   exported model, CUDA vs CPU on one batch: largest output difference ${worst.toExponential(2)} over ${a.length} values`);
+  await Promise.all([cpu.release(), gpu.release(), run.close()]);
+  fs.rmSync(dir, { recursive: true, force: true });
 }
 
 (async () => {
   if (!cudaAvailable()) {
-    console.error("onnxruntime-node's CUDA execution provider is not installed: run scripts/install-cuda-ep.sh on a machine with an NVIDIA GPU");
+    console.error("needs onnxruntime-node's CUDA execution provider (scripts/install-cuda-ep.sh) and an NVIDIA GPU");
     process.exit(2);
   }
   console.log(`GPU check on ${os.cpus()[0]?.model ?? 'unknown CPU'} x${os.availableParallelism()}, onnxruntime-node ${ort.env.versions.common}`);

@@ -11,6 +11,7 @@
 # Needs an NVIDIA driver for CUDA 13 to train; checked on an H100 with bench/gpu-train.ts.
 source "$(dirname "$0")/lib.sh"
 require_tools
+[ -x "$VENV/bin/python" ] || die "run npm start (or bash scripts/setup.sh) first: this uses the pip of $VENV"
 with_libs=0
 for arg in "$@"; do
   case "$arg" in
@@ -26,10 +27,10 @@ bin="$(node -p "require('path').join(require('path').dirname(require.resolve('on
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 log "fetching onnxruntime-gpu==$version from PyPI (the provider libraries only are kept)"
-"$PYTHON" -m pip download --quiet --no-deps --only-binary=:all: --implementation cp --python-version 3.12 \
+"$VENV/bin/python" -m pip download --quiet --no-deps --only-binary=:all: --implementation cp --python-version 3.12 \
   --platform manylinux_2_28_x86_64 --dest "$tmp" "onnxruntime-gpu==$version"
 wheel="$(ls "$tmp"/onnxruntime_gpu-*.whl)"
-"$PYTHON" - "$wheel" "$bin" <<'PY'
+"$VENV/bin/python" - "$wheel" "$bin" <<'PY'
 import os, sys, zipfile
 wheel, dest = sys.argv[1:3]
 with zipfile.ZipFile(wheel) as z:

@@ -20,7 +20,7 @@ describe('public API of the changelab kernel library', () => {
       'ModelCheckpoint', 'Node', 'OPSET', 'ProgressBar', 'RANDOM_PREFIX', 'STEP_INPUT', 'Tensor', 'Trainer',
       'TrainerConfigError', 'TrainingRun', 'TrainingRuntimeError', 'TrainingSession', 'WorkerRunner',
       'assertCudaAvailable', 'bceWithLogits', 'buildChangeModel', 'buildTrainingStep', 'changeMetrics',
-      'convWeightGradient', 'convWeightGradientPatches', 'convWeightGradientSwapped', 'cudaAvailable', 'curvesBundle',
+      'convWeightGradient', 'convWeightGradientPatches', 'convWeightGradientSwapped', 'cudaAvailable', 'cudaProviderInstalled', 'curvesBundle',
       'curvesSvg', 'datasetSplits', 'decodeChip', 'defaultBias', 'defaultWeight', 'diceLoss', 'emitOptimizerUpdate',
       'encodeModel', 'exportInference', 'fanIn', 'gradients', 'historyCard', 'learningRate', 'loadCheckpoint', 'ops',
       'parameterValues', 'randomFeeds', 'readManifest', 'saveCheckpoint', 'stateNames', 'syntheticChangeData',

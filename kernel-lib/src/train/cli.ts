@@ -6,12 +6,13 @@ import { parseArgs } from 'node:util';
 import { ChangelabError } from '../errors';
 import { train, type ITrainOptions } from './api';
 import { type ITrainLogger } from './logger';
+import { CHANGE_MODELS } from './models/fc';
 
 export class TrainUsageError extends ChangelabError {}
 
 export const TRAIN_USAGE = `usage: changelab train <dataset folder> | --synthetic [options]
 
-  --model fc-siam-diff|fc-siam-conc|fc-ef|siam-resnet18-diff   (default fc-siam-diff)
+  --model ${CHANGE_MODELS.join('|')}   (default fc-siam-diff)
   --epochs N (default 10)   --max-steps N   --batch-size N (default 8)
   --lr F   --optimizer adam|adamw|sgd   --loss bce|dice|bce+dice   --pos-weight F
   --schedule constant|cosine|step   --width N (default 16)   --dropout F
@@ -77,7 +78,7 @@ export async function trainCommand(args: string[]): Promise<number> {
   }
   const options: ITrainOptions = {
     dataset: v.synthetic ? { synthetic: true } : positionals[0],
-    model: oneOf('model', s('model'), ['fc-siam-diff', 'fc-siam-conc', 'fc-ef', 'siam-resnet18-diff'] as const),
+    model: oneOf('model', s('model'), CHANGE_MODELS),
     epochs: int('epochs', s('epochs')),
     maxSteps: int('max-steps', s('max-steps')),
     batchSize: int('batch-size', s('batch-size')),

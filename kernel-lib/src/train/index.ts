@@ -17,7 +17,7 @@ export { ChangeTask, type IChangeTaskOptions, type ChangeTaskHparams, type IOpti
 export { ModelCheckpoint, EarlyStopping, LearningRateMonitor, ProgressBar, type ICallback, type ITrainBatchEnd, type IModelCheckpointOptions, type IEarlyStoppingOptions, type IProgressBarOptions, type MonitorMode } from './callbacks';
 export { saveCheckpoint, loadCheckpoint, CheckpointError, CHECKPOINT_FORMAT, type ICheckpoint, type ICheckpointState, type ITrainerPosition } from './checkpoint';
 export { learningRate, type LrSchedule, type IScheduleOptions } from './schedule';
-export { LocalRunner, WorkerRunner, DeviceUnavailableError, cudaAvailable, assertCudaAvailable, type IStepRunner, type IRunnerSettings, type ISessionPlan, type ITensorValue } from './runner';
+export { LocalRunner, WorkerRunner, DeviceUnavailableError, cudaAvailable, cudaProviderInstalled, assertCudaAvailable, type IStepRunner, type IRunnerSettings, type ISessionPlan, type ITensorValue } from './runner';
 export { ChangeLoader, ChipFolderSource, MemoryChangeSource, syntheticChangeData, datasetSplits, readManifest, type IChangeSource, type IChangeSample, type IChangeBatch, type ILoaderOptions, type IAugmentOptions, type ISyntheticDataOptions } from './data/loader';
 export { decodeChip, type IChipPixels } from './data/decode';
 export { type ITrainLogger, type RunStatus } from './logger';

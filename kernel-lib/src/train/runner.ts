@@ -100,10 +100,14 @@ function nvidiaDevicePresent(): boolean {
   }
 }
 
+/** Whether onnxruntime-node's CUDA execution provider library is installed (scripts/install-cuda-ep.sh). */
+export function cudaProviderInstalled(folder = ortBinaryFolder()): boolean {
+  return folder !== undefined && fs.existsSync(path.join(folder, 'libonnxruntime_providers_cuda.so'));
+}
+
 /** Whether onnxruntime-node's CUDA execution provider is installed and an NVIDIA GPU is present. */
 export function cudaAvailable(): boolean {
-  const folder = ortBinaryFolder();
-  return folder !== undefined && fs.existsSync(path.join(folder, 'libonnxruntime_providers_cuda.so')) && nvidiaDevicePresent();
+  return cudaProviderInstalled() && nvidiaDevicePresent();
 }
 
 /** Throws DeviceUnavailableError with install instructions when CUDA cannot be used. */
@@ -115,7 +119,7 @@ export function assertCudaAvailable(deviceId: number): void {
     return;
   }
   const folder = ortBinaryFolder();
-  if (folder === undefined || !fs.existsSync(path.join(folder, 'libonnxruntime_providers_cuda.so'))) {
+  if (!cudaProviderInstalled(folder)) {
     throw new DeviceUnavailableError(`GPU ${deviceId} requested, but the CUDA execution provider is not installed. ${CUDA_INSTALL_HINT}`, {
       device: deviceId,
       folder

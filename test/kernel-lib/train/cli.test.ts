@@ -70,7 +70,7 @@ describe('changelab train', () => {
     expect(noData.stderr).toMatch(/give one dataset folder, or --synthetic/);
     const bad = await changelab('train', '--synthetic', '--model', 'unet');
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/--model must be one of fc-siam-diff, fc-siam-conc, fc-ef/);
+    expect(bad.stderr).toMatch(/--model must be one of fc-ef, fc-siam-conc, fc-siam-diff, siam-resnet18-diff, not "unet"/);
     const help = await changelab('train', '--help');
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/--resume CKPT/);

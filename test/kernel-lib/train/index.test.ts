@@ -50,6 +50,7 @@ it('exports exactly the training API', () => {
       'convWeightGradientPatches',
       'convWeightGradientSwapped',
       'cudaAvailable',
+      'cudaProviderInstalled',
       'curvesBundle',
       'curvesSvg',
       'datasetSplits',

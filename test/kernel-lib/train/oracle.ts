@@ -52,6 +52,14 @@ export function runOracle(python: string, script: string, args: string[], timeou
   return execFileSync(python, [path.join(ORACLE_DIR, script), ...args], { cwd: ORACLE_DIR, encoding: 'utf8', timeout: timeoutMs, maxBuffer: 64 << 20 });
 }
 
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < b.length; i++) {
+    m = Math.max(m, Math.abs(a[i] - b[i]));
+  }
+  return m;
+}
+
 /** ||a - b|| / ||b||, in float64. */
 export function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let num = 0;

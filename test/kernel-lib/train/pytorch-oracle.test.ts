@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { createRandom } from '../../../kernel-lib/src/synth';
 import { ChangeMetrics, TrainingSession, bceWithLogits, buildChangeModel, exportInference, parameterValues } from '../../../kernel-lib/src/train';
 import { tempDir } from '../../helpers';
-import { oracleBatch, oraclePython, readTensors, relativeError, runOracle, writeTensors } from './oracle';
+import { maxAbsDiff, oracleBatch, oraclePython, readTensors, relativeError, runOracle, writeTensors } from './oracle';
 
 const python = oraclePython();
 
@@ -26,14 +26,6 @@ function norm(a: ArrayLike<number>): number {
 
 /** conv<id>.bias where bn<id> follows: every conv block's bias, not the last layer's. */
 const cancelledByBatchNorm = (name: string): boolean => /^conv\w+\.bias$/.test(name) && name !== 'conv11d.bias';
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < b.length; i++) {
-    m = Math.max(m, Math.abs(a[i] - b[i]));
-  }
-  return m;
-}
 
 describe.skipIf(!python)('FC-Siam-diff against PyTorch', () => {
   it('matches loss and gradients per step, parameters after Adam steps, and inference output', async () => {

@@ -11,7 +11,7 @@
 import { Graph, GraphError, type Tensor, type TypedArray } from '../onnx/graph';
 import * as op from '../onnx/ops';
 import type { IChangeModel, IChangeModelInput, IChangeModelOptions } from './fc';
-import { LayerContext, batchNorm2d, dropout2d, type ModelMode } from './layers';
+import { LayerContext, batchNorm2d, conv2d, dropout2d, type ModelMode } from './layers';
 
 /** H and W must be multiples of this (five 2x reductions). */
 export const RESNET_FACTOR = 32;
@@ -72,8 +72,6 @@ export function buildSiamResNetDiff(o: Required<IChangeModelOptions>, input: ICh
     h = block(`decoder.${i}`, 2, h, out);
   }
   h = block('head', 1, up(h), o.width);
-  const w = ctx.weight('head.conv2.weight', [o.classes, o.width, 3, 3]);
-  const b = ctx.bias('head.conv2.bias', [o.classes, o.width, 3, 3], o.classes);
-  const logits = op.conv(h, w, b, { pads: 1 });
+  const logits = conv2d(ctx, 'head.conv2', h, o.classes);
   return { options: o, mode, graph, before, after, logits, trainable: ctx.trainable, buffers: ctx.buffers, bufferUpdates: ctx.updates };
 }

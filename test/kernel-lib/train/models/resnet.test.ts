@@ -11,19 +11,11 @@ import * as ort from 'onnxruntime-node';
 import * as path from 'path';
 import { describe, expect, it } from 'vitest';
 
-import { TrainingSession, bceWithLogits, buildChangeModel, exportInference, parameterValues, train } from '../../../../kernel-lib/src/train';
+import { ChangeLoader, TrainingSession, bceWithLogits, buildChangeModel, exportInference, parameterValues, syntheticChangeData, train } from '../../../../kernel-lib/src/train';
 import { tempDir } from '../../../helpers';
-import { oracleBatch, oraclePython, readTensors, relativeError, runOracle, writeTensors } from '../oracle';
+import { maxAbsDiff, oracleBatch, oraclePython, readTensors, relativeError, runOracle, writeTensors } from '../oracle';
 
 const python = oraclePython();
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < b.length; i++) {
-    m = Math.max(m, Math.abs(a[i] - b[i]));
-  }
-  return m;
-}
 
 describe('siam-resnet18-diff', () => {
   it('has the PyTorch module names and shapes, shares the encoder, and initialises as PyTorch', () => {
@@ -76,7 +68,6 @@ describe('siam-resnet18-diff', () => {
       expect(run.task.hparams.model).toBe('siam-resnet18-diff');
       expect(run.history).toHaveLength(2);
       expect(Number.isFinite(run.history[1]['train/loss'])).toBe(true);
-      const { syntheticChangeData, ChangeLoader } = await import('../../../../kernel-lib/src/train');
       const data = syntheticChangeData({ seed: 'resnet', scenes: 4, scene: 64, chip: 32 });
       const predictions = await run.predict(data.test);
       const session = await ort.InferenceSession.create(run.modelPath);
