@@ -92,6 +92,17 @@ function footprintFeature(image: CatalogImage) {
   };
 }
 
+/**
+ * SQL for the view box `bbox` with its four numbers at parameters $first..$first+3: one envelope,
+ * or two when it crosses the antimeridian (minLon > maxLon).
+ */
+export function envelopeSql(bbox: BBox, first: number): string {
+  const [a, b, c, d] = [first, first + 1, first + 2, first + 3].map(i => `$${i}::float8`);
+  return bbox[0] <= bbox[2]
+    ? `ST_MakeEnvelope(${a}, ${b}, ${c}, ${d}, 4326)`
+    : `ST_Collect(ST_MakeEnvelope(${a}, ${b}, 180, ${d}, 4326), ST_MakeEnvelope(-180, ${b}, ${c}, ${d}, 4326))`;
+}
+
 /** The store and key an image's bytes are read from: the workspace store, another bucket, or a file. */
 export function imageObject(workspace: Workspace, key: string): { store: IObjectStore; key: string } {
   if (key.startsWith('s3://')) {
@@ -229,10 +240,7 @@ export function registerCatalogRoutes(router: Router): Router {
       const bbox = context.query.bbox as BBox | undefined;
       if (bbox) {
         params.push(...bbox);
-        const envelope =
-          bbox[0] <= bbox[2]
-            ? 'ST_MakeEnvelope($2::float8, $3::float8, $4::float8, $5::float8, 4326)'
-            : 'ST_Collect(ST_MakeEnvelope($2::float8, $3::float8, 180, $5::float8, 4326), ST_MakeEnvelope(-180, $3::float8, $4::float8, $5::float8, 4326))';
+        const envelope = envelopeSql(bbox, 2);
         where.push(`(ST_Intersects(footprint, ${envelope}) OR ST_Intersects(location, ${envelope}))`);
       }
       if (context.query.from) {

@@ -4,15 +4,14 @@
 // draws them with the same COG reader as catalog images. Runs and polygons of another project are
 // 404s, like the other routes.
 import * as path from 'path';
-import { FolderSource } from '../catalog/sources';
+import { pathToFileURL } from 'url';
 import { NotFoundError } from '../errors';
 import type { BBox } from '../catalog/search';
-import { imageObject, sendObject } from './catalog-routes';
+import { envelopeSql, imageObject, sendObject } from './catalog-routes';
 import { BadRequestError, type IRequestContext, type Router } from './router';
 
 /** The raster outputs a run can have, in the order the panel offers them. */
-export const RUN_RASTERS = ['probability', 'mask', 'confusion'] as const;
-export type RunRaster = (typeof RUN_RASTERS)[number];
+const RUN_RASTERS = ['probability', 'mask', 'confusion'] as const;
 
 interface IRunRow {
   id: string;
@@ -117,13 +116,6 @@ function runJson(row: IRunRow) {
 }
 
 /** The envelope of a bbox query value (two boxes when it crosses the antimeridian), as SQL over params from `first`. */
-function envelopeSql(bbox: BBox, first: number): string {
-  const [a, b, c, d] = [first, first + 1, first + 2, first + 3].map(i => `$${i}::float8`);
-  return bbox[0] <= bbox[2]
-    ? `ST_MakeEnvelope(${a}, ${b}, ${c}, ${d}, 4326)`
-    : `ST_Collect(ST_MakeEnvelope(${a}, ${b}, 180, ${d}, 4326), ST_MakeEnvelope(-180, ${b}, ${c}, ${d}, 4326))`;
-}
-
 function checkRunId(id: string): string {
   if (!id || id.length > 200 || /[\u0000-\u001f]/.test(id)) {
     throw new BadRequestError(`run id must be 1 to 200 printable characters, not ${JSON.stringify(id)}`, { parameter: 'id', value: id });
@@ -275,7 +267,7 @@ export function registerInferRoutes(router: Router): Router {
         throw new NotFoundError(`inference run ${run.id} has no ${name} output`, { id: run.id, output: name });
       }
       // Outputs of file inputs were written beside them (absolute paths); otherwise keys of the store.
-      const where = path.isAbsolute(key) ? { store: new FolderSource(path.dirname(key)), key: path.basename(key) } : imageObject(context.workspace, key);
+      const where = imageObject(context.workspace, path.isAbsolute(key) ? pathToFileURL(key).href : key);
       await sendObject(context, where.store, where.key, 'image/tiff');
     }
   });
