@@ -34,7 +34,6 @@ interface IPathStyle {
 interface IIndexed {
   feature: IFootprintFeature;
   bounds: L.LatLngBounds;
-  centre: L.LatLng;
   date: string | null;
   /** Web Mercator pixel bounds at zoom 0: min x, min y, max x, max y (y grows southwards). */
   box: [number, number, number, number];
@@ -58,9 +57,9 @@ function mercatorY(lat: number): number {
   return 256 * (0.5 - Math.log((1 + sin) / (1 - sin)) / (4 * Math.PI));
 }
 
-/** The polygons of a footprint geometry (none for points and others). */
-function polygonsOf(g: IFootprintFeature['geometry']): number[][][][] {
-  return g?.type === 'Polygon' ? [g.coordinates] : g?.type === 'MultiPolygon' ? g.coordinates : [];
+/** The polygons of a GeoJSON geometry (none for points and others). */
+export function polygonsOf(g: { type: string; coordinates?: unknown } | null | undefined): number[][][][] {
+  return g?.type === 'Polygon' ? [g.coordinates as number[][][]] : g?.type === 'MultiPolygon' ? (g.coordinates as number[][][][]) : [];
 }
 
 /**
@@ -113,7 +112,6 @@ function indexFeature(feature: IFootprintFeature, xy: Float64Array, offset: numb
   return {
     feature,
     bounds,
-    centre: L.latLng((south + north) / 2, (west + east) / 2),
     date: feature.properties.captureTime?.slice(0, 10) ?? null,
     box: [x0, y0, x1, y1],
     cx: (x0 + x1) / 2,
@@ -150,8 +148,6 @@ export class FootprintsLayer extends L.LayerGroup {
   visibleCount = 0;
   /** 'polygons' or 'clusters', after the latest update. */
   mode: 'polygons' | 'clusters' = 'polygons';
-  /** Milliseconds the latest full redraw took (building the layers; Leaflet paints on the next frame). */
-  lastDrawMs = 0;
 
   private _items: IIndexed[] = [];
   private _date: string | null = null;
@@ -229,11 +225,6 @@ export class FootprintsLayer extends L.LayerGroup {
     return this._polygons.whenDrawn();
   }
 
-  /** Milliseconds from the latest polygon redraw's start to its complete picture on the canvas. */
-  get lastCompleteMs(): number {
-    return this._polygons.lastCompleteMs;
-  }
-
   select(id: number | null): void {
     this._selected = id;
     this._polygons.redraw();
@@ -280,9 +271,7 @@ export class FootprintsLayer extends L.LayerGroup {
     if (!this._map) {
       return;
     }
-    const started = performance.now();
     this._update();
-    this.lastDrawMs = performance.now() - started;
   }
 
   private _clusters: L.LayerGroup | null = null;
@@ -303,8 +292,7 @@ export class FootprintsLayer extends L.LayerGroup {
         if (!item.bounds.contains(latlng)) {
           return false;
         }
-        const polygons = g.type === 'Polygon' ? [g.coordinates] : g.type === 'MultiPolygon' ? g.coordinates : [];
-        return polygons.some(rings => insideRing(rings[0], latlng.lng, latlng.lat));
+        return polygonsOf(g).some(rings => insideRings(rings, latlng.lng, latlng.lat));
       })
       .map(item => item.feature);
   }
@@ -396,14 +384,16 @@ export class FootprintsLayer extends L.LayerGroup {
   }
 }
 
-/** Even-odd ray test of a point against a ring of [lon, lat] positions. */
-export function insideRing(ring: number[][], x: number, y: number): boolean {
+/** Even-odd ray test of a point against a polygon's rings (outer and holes) of [lon, lat] positions. */
+export function insideRings(rings: number[][][], x: number, y: number): boolean {
   let inside = false;
-  for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
-    const [xi, yi] = ring[i];
-    const [xj, yj] = ring[j];
-    if (yi > y !== yj > y && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) {
-      inside = !inside;
+  for (const ring of rings) {
+    for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
+      const [xi, yi] = ring[i];
+      const [xj, yj] = ring[j];
+      if (yi > y !== yj > y && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) {
+        inside = !inside;
+      }
     }
   }
   return inside;
@@ -455,7 +445,6 @@ interface IDrawJob {
   ratio: number;
   topLeft: L.Point;
   zoom: number;
-  started: number;
 }
 
 class FootprintCanvas extends L.Layer {
@@ -469,8 +458,6 @@ class FootprintCanvas extends L.Layer {
   private _timer = 0;
   private _shownZoom: number | null = null;
   private _waiters: (() => void)[] = [];
-  /** Milliseconds from the latest redraw's start to its picture on the canvas (all slices). */
-  lastCompleteMs = 0;
 
   constructor(
     options: L.LayerOptions,
@@ -518,11 +505,6 @@ class FootprintCanvas extends L.Layer {
     return this._canvas;
   }
 
-  /** True while a redraw is still painting its slices. */
-  get drawing(): boolean {
-    return this._job !== null;
-  }
-
   /** Resolves once the latest redraw is on the canvas. */
   whenDrawn(): Promise<void> {
     return this._job ? new Promise(resolve => this._waiters.push(resolve)) : Promise.resolve();
@@ -537,7 +519,6 @@ class FootprintCanvas extends L.Layer {
       return;
     }
     window.clearTimeout(this._timer);
-    const started = performance.now();
     const size = map.getSize();
     const pad = 0.5;
     const topLeft = map.containerPointToLayerPoint([-size.x * pad, -size.y * pad]);
@@ -588,8 +569,7 @@ class FootprintCanvas extends L.Layer {
       height,
       ratio,
       topLeft,
-      zoom,
-      started
+      zoom
     };
     const id = this._job.id;
     const count = this._job.runs.reduce((n, r) => n + r.items.length, 0);
@@ -691,7 +671,6 @@ class FootprintCanvas extends L.Layer {
       canvas.style.visibility = '';
       this._shownZoom = job.zoom;
     }
-    this.lastCompleteMs = performance.now() - job.started;
     this._settle();
   }
 

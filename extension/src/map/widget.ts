@@ -8,7 +8,7 @@ import type { Feature, FeatureCollection } from 'geojson';
 import { Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 import { CogLayer, decoderPool } from './cog';
-import { FootprintsLayer, insideRing, themeColour } from './footprints';
+import { FootprintsLayer, insideRings, polygonsOf, themeColour } from './footprints';
 import { CatalogService, type IFootprintFeature, type IInferenceRun } from './service';
 import type { IMapLayerSpec, IMapSpec } from './spec';
 
@@ -38,10 +38,6 @@ const el = <K extends keyof HTMLElementTagNameMap>(tag: K, className?: string, t
 
 const day = (iso: string | null | undefined) => (iso ? iso.slice(0, 10) : null);
 
-/** Even-odd test of a point against a polygon's rings (outer and holes) of [lon, lat] positions. */
-function insideRings(rings: number[][][], x: number, y: number): boolean {
-  return rings.reduce((inside, ring) => inside !== insideRing(ring, x, y), false);
-}
 
 /** Feature properties for the details box: with `labels`, only those, in that order, renamed. */
 function labelled(properties: Record<string, unknown>, labels?: Record<string, string>): Record<string, unknown> {
@@ -101,6 +97,7 @@ export class MapWidget extends Widget {
   private _runsBox: HTMLDetailsElement | null = null;
   private _runsList: HTMLUListElement | null = null;
   private _runsFetch: AbortController | null = null;
+  private readonly _polygonFetches = new Map<string, AbortController>();
   private _runsTimer = 0;
   /** Inference runs over the view (when the spec asks for them), newest first. */
   runs: IInferenceRun[] = [];
@@ -445,6 +442,9 @@ export class MapWidget extends Widget {
       this._applyLayer(layer);
       this._renderLayerState(id);
       this.changed.emit();
+      if (visible && this._runPolygons.has(id)) {
+        this._refreshRunPolygons(); // hidden layers are not refetched on moves
+      }
     }
   }
 
@@ -684,23 +684,41 @@ export class MapWidget extends Widget {
     return { probability, polygons };
   }
 
-  /** Refetches the polygons of the runs shown for the new view. */
+  /**
+   * Refetches the polygons of the visible runs' layers for the new view; a newer view's request
+   * cancels the older one, so a slow answer never replaces a newer view's polygons.
+   */
   private _refreshRunPolygons(): void {
     for (const [layerId, runId] of this._runPolygons) {
       const layer = this.layer(layerId);
       if (!layer) {
         this._runPolygons.delete(layerId);
+        this._polygonFetches.get(layerId)?.abort();
+        this._polygonFetches.delete(layerId);
         continue;
       }
+      this._polygonFetches.get(layerId)?.abort();
+      if (!layer.visible) {
+        continue;
+      }
+      const abort = new AbortController();
+      this._polygonFetches.set(layerId, abort);
       void this.service
-        .runPolygons(runId, { bbox: this.viewBBox() })
+        .runPolygons(runId, { bbox: this.viewBBox() }, abort.signal)
         .then(data => {
           const geo = layer.leaflet as L.GeoJSON;
           geo.clearLayers();
           geo.addData(data);
+          if (data.truncated) {
+            this._statusLine(`${layer.name}: the largest ${data.features.length} polygons shown; zoom in for the others`);
+          }
           this.changed.emit();
         })
-        .catch(error => this._statusLine(`cannot load change polygons: ${(error as Error).message}`));
+        .catch(error => {
+          if ((error as Error).name !== 'AbortError') {
+            this._statusLine(`cannot load change polygons: ${(error as Error).message}`);
+          }
+        });
     }
   }
 
@@ -720,9 +738,7 @@ export class MapWidget extends Widget {
         continue;
       }
       for (const shape of layer.leaflet.getLayers() as (L.Layer & { feature?: Feature })[]) {
-        const g = shape.feature?.geometry;
-        const polygons = g?.type === 'Polygon' ? [g.coordinates] : g?.type === 'MultiPolygon' ? g.coordinates : [];
-        if (polygons.some(rings => insideRings(rings, centre.lng, centre.lat))) {
+        if (polygonsOf(shape.feature?.geometry).some(rings => insideRings(rings, centre.lng, centre.lat))) {
           shape.fire('click', { latlng: centre, originalEvent: new MouseEvent('click') });
           return 'shape';
         }
